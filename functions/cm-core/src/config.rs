@@ -1,0 +1,178 @@
+//! Configuration from environment variables.
+//!
+//! A function reads every variable it needs through one [`Env`], which records each
+//! missing or malformed variable by name instead of stopping at the first, so a
+//! misconfigured deployment is reported completely in one log line.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+/// Every configuration problem found, one entry per variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration: {}", self.problems.join("; "))
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+type Lookup<'a> = Box<dyn Fn(&str) -> Option<String> + 'a>;
+
+/// A reader of environment variables that collects problems.
+pub struct Env<'a> {
+    lookup: Lookup<'a>,
+    problems: Vec<String>,
+}
+
+impl Env<'static> {
+    /// Reads the process environment.
+    pub fn from_process() -> Self {
+        Env::new(|name| std::env::var(name).ok())
+    }
+}
+
+impl<'a> Env<'a> {
+    pub fn new(lookup: impl Fn(&str) -> Option<String> + 'a) -> Self {
+        Env {
+            lookup: Box::new(lookup),
+            problems: Vec::new(),
+        }
+    }
+
+    /// Reads from a map (tests, local tools).
+    pub fn from_map(map: &'a HashMap<String, String>) -> Self {
+        Env::new(move |name| map.get(name).cloned())
+    }
+
+    /// The value, trimmed; `None` when unset or blank.
+    pub fn optional(&mut self, name: &str) -> Option<String> {
+        (self.lookup)(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The value, or a problem "NAME is not set".
+    pub fn required(&mut self, name: &str) -> Option<String> {
+        let value = self.optional(name);
+        if value.is_none() {
+            self.problems.push(format!("{name} is not set"));
+        }
+        value
+    }
+
+    /// The value or `default` when unset.
+    pub fn optional_or(&mut self, name: &str, default: &str) -> String {
+        self.optional(name).unwrap_or_else(|| default.to_string())
+    }
+
+    /// Parses a required value; `expected` describes a valid value for the message.
+    pub fn parse_required<T: FromStr>(&mut self, name: &str, expected: &str) -> Option<T> {
+        let raw = self.required(name)?;
+        self.parse_value(name, &raw, expected)
+    }
+
+    /// Parses an optional value, `default` when unset.
+    pub fn parse_or<T: FromStr>(&mut self, name: &str, default: T, expected: &str) -> Option<T> {
+        match self.optional(name) {
+            None => Some(default),
+            Some(raw) => self.parse_value(name, &raw, expected),
+        }
+    }
+
+    fn parse_value<T: FromStr>(&mut self, name: &str, raw: &str, expected: &str) -> Option<T> {
+        match raw.parse::<T>() {
+            Ok(value) => Some(value),
+            Err(_) => {
+                self.invalid(name, raw, expected);
+                None
+            }
+        }
+    }
+
+    /// Records a malformed value.
+    pub fn invalid(&mut self, name: &str, raw: &str, expected: &str) {
+        self.problems
+            .push(format!("{name} must be {expected}, got {raw:?}"));
+    }
+
+    /// Ends reading: every problem at once, or the value `build` makes from what was
+    /// read. `build` returns `None` only when a value it needs was not read, which
+    /// cannot happen without a recorded problem.
+    pub fn finish<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, ConfigError> {
+        if !self.problems.is_empty() {
+            return Err(ConfigError {
+                problems: self.problems,
+            });
+        }
+        build().ok_or_else(|| ConfigError {
+            problems: vec!["configuration incomplete (a value was not read)".to_string()],
+        })
+    }
+}
+
+/// Parses a boolean the way people write it in a console: true/false, yes/no, 1/0.
+pub fn parse_bool(raw: &str) -> Option<bool> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "1" | "on" => Some(true),
+        "false" | "no" | "0" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn reports_every_problem_by_name_at_once() {
+        let vars = map(&[("THRESHOLD", "lots"), ("BLANK", "   ")]);
+        let mut env = Env::from_map(&vars);
+        let a = env.required("ASG_NAME");
+        let b = env.required("BLANK");
+        let t: Option<f64> = env.parse_required("THRESHOLD", "a number");
+        let err = env.finish(|| Some((a?, b?, t?))).unwrap_err();
+        assert_eq!(
+            err.problems,
+            vec![
+                "ASG_NAME is not set".to_string(),
+                "BLANK is not set".to_string(),
+                "THRESHOLD must be a number, got \"lots\"".to_string(),
+            ]
+        );
+        assert!(err
+            .to_string()
+            .starts_with("invalid configuration: ASG_NAME"));
+    }
+
+    #[test]
+    fn defaults_apply_only_when_unset() {
+        let vars = map(&[("TTL", "60"), ("UNIT", " Bytes ")]);
+        let mut env = Env::from_map(&vars);
+        let ttl: Option<u32> = env.parse_or("TTL", 1, "a whole number");
+        let other: Option<u32> = env.parse_or("OTHER", 7, "a whole number");
+        let unit = env.optional_or("UNIT", "Count");
+        let kind = env.optional_or("KIND", "A");
+        let got = env.finish(|| Some((ttl?, other?, unit, kind))).unwrap();
+        assert_eq!(got, (60, 7, "Bytes".to_string(), "A".to_string()));
+    }
+
+    #[test]
+    fn bools_accept_common_spellings() {
+        assert_eq!(parse_bool("TRUE"), Some(true));
+        assert_eq!(parse_bool("no"), Some(false));
+        assert_eq!(parse_bool("maybe"), None);
+    }
+}

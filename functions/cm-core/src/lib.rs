@@ -1,0 +1,11 @@
+//! What every Container Manager function needs: configuration read from environment
+//! variables (all problems reported at once), AWS client setup from the standard
+//! environment, one error type, and JSON logs through `tracing`.
+
+pub mod aws;
+pub mod config;
+pub mod error;
+pub mod logging;
+
+pub use config::{ConfigError, Env};
+pub use error::Error;

@@ -1,0 +1,87 @@
+//! What the trigger does to the world, behind a small trait so the handler can be
+//! tested without AWS, and its one implementation with the AWS SDK.
+
+use std::future::Future;
+
+use aws_sdk_autoscaling::config::Region;
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+use cm_core::Error;
+
+use crate::config::KeepAliveMetric;
+
+pub trait TriggerActions: Sync {
+    /// Sets the group's desired capacity.
+    fn set_desired_capacity(
+        &self,
+        asg_name: &str,
+        desired: i32,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Puts one data point of the keep-alive metric.
+    fn put_keep_alive(
+        &self,
+        metric: &KeepAliveMetric,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+}
+
+/// The trigger's actions through the AWS SDK.
+#[derive(Clone, Debug)]
+pub struct AwsTriggerActions {
+    autoscaling: aws_sdk_autoscaling::Client,
+    cloudwatch: aws_sdk_cloudwatch::Client,
+}
+
+impl AwsTriggerActions {
+    /// Clients from the shared SDK configuration; the Auto Scaling client in
+    /// `asg_region` when the group lives in another region than the function.
+    pub fn new(sdk: &aws_config::SdkConfig, asg_region: Option<&str>) -> Self {
+        let mut autoscaling = aws_sdk_autoscaling::config::Builder::from(sdk);
+        if let Some(region) = asg_region {
+            autoscaling = autoscaling.region(Region::new(region.to_string()));
+        }
+        AwsTriggerActions {
+            autoscaling: aws_sdk_autoscaling::Client::from_conf(autoscaling.build()),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(sdk),
+        }
+    }
+}
+
+impl TriggerActions for AwsTriggerActions {
+    async fn set_desired_capacity(&self, asg_name: &str, desired: i32) -> Result<(), Error> {
+        self.autoscaling
+            .update_auto_scaling_group()
+            .auto_scaling_group_name(asg_name)
+            .desired_capacity(desired)
+            .send()
+            .await
+            .map_err(|e| Error::aws(format!("UpdateAutoScalingGroup {asg_name}"), e))?;
+        Ok(())
+    }
+
+    async fn put_keep_alive(&self, metric: &KeepAliveMetric) -> Result<(), Error> {
+        let dimensions = metric
+            .dimensions
+            .iter()
+            .map(|(name, value)| Dimension::builder().name(name).value(value).build())
+            .collect::<Vec<_>>();
+        let datum = MetricDatum::builder()
+            .metric_name(&metric.name)
+            .set_dimensions(Some(dimensions))
+            .unit(metric.unit.clone())
+            .value(metric.value)
+            .build();
+        self.cloudwatch
+            .put_metric_data()
+            .namespace(&metric.namespace)
+            .metric_data(datum)
+            .send()
+            .await
+            .map_err(|e| {
+                Error::aws(
+                    format!("PutMetricData {}/{}", metric.namespace, metric.name),
+                    e,
+                )
+            })?;
+        Ok(())
+    }
+}
