@@ -1,3 +1,6 @@
+//! Placeholder binary: this function's behaviour is not built yet.
+
 fn main() {
-    println!("Hello, world!");
+    eprintln!("asg-ecs-sync: not implemented yet");
+    std::process::exit(1);
 }

@@ -18,7 +18,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let actions = Arc::new(AwsTriggerActions::new(&sdk, config.asg_region.as_deref()));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let (config, actions) = (config.clone(), actions.clone());
-        async move { handle(&config, &*actions, &event.payload).await }
+        async move {
+            let result = handle(&config, &*actions, &event.payload).await;
+            if let Err(err) = &result {
+                tracing::error!(error_type = err.kind(), error = %err, "invocation failed");
+            }
+            result
+        }
     }))
     .await
 }

@@ -1,3 +1,6 @@
+//! Placeholder binary: this function's behaviour is not built yet.
+
 fn main() {
-    println!("Hello, world!");
+    eprintln!("dns-record-updater: not implemented yet");
+    std::process::exit(1);
 }
