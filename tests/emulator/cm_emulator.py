@@ -20,6 +20,9 @@ Harness endpoints (JSON):
 - ``GET /_cm/calls``: how many calls each ``service:Operation`` received.
 - ``GET /_cm/lifecycle-actions``: ``{"pending": [...], "completed": [...]}``.
 - ``POST /_cm/lifecycle-actions``: register a waiting lifecycle action.
+- ``GET /_cm/sns-messages?region=R``: every message published to an SNS topic of
+  region R (default us-east-1): ``[{"TopicArn", "MessageId", "Subject", "Message",
+  "MessageAttributes"}]``, in publish order per topic.
 - ``POST /_cm/reset``: forget counts and lifecycle actions (moto's own state is
   reset with moto's ``POST /moto-api/reset``).
 
@@ -241,6 +244,21 @@ class LifecycleActions:
             return {"pending": list(self.pending), "completed": list(self.completed)}
 
 
+def moto_sns_messages(region: str) -> list[dict[str, Any]]:
+    from moto.sns.models import sns_backends
+
+    backend = sns_backends[DEFAULT_ACCOUNT_ID][region]
+    messages = []
+    for arn, topic in backend.topics.items():
+        for message_id, message, subject, attributes, _group in topic.sent_notifications:
+            # moto keeps attributes as {"Type", "Value"}; answer in the SNS API's shape.
+            attrs = {name: {"DataType": a.get("Type"), "StringValue": a.get("Value")}
+                     for name, a in (attributes or {}).items()}
+            messages.append({"TopicArn": arn, "MessageId": message_id, "Subject": subject,
+                             "Message": message, "MessageAttributes": attrs})
+    return messages
+
+
 def moto_hook_exists(region: str, group: str, hook: str) -> bool:
     from moto.autoscaling.models import autoscaling_backends
 
@@ -385,6 +403,9 @@ class Bridge:
                 return _json(start_response, 200, self.lifecycle.register(region, doc))
             except (ValueError, LifecycleActionError) as err:
                 return _json(start_response, 400, {"error": str(err)})
+        if path == "/_cm/sns-messages" and method == "GET":
+            region = parse_qs(environ.get("QUERY_STRING", "")).get("region", ["us-east-1"])[0]
+            return _json(start_response, 200, moto_sns_messages(region))
         if path == "/_cm/reset" and method == "POST":
             with self._lock:
                 self.calls.clear()

@@ -242,3 +242,16 @@ def test_other_autoscaling_calls_still_reach_moto(endpoint):
     assert group["AutoScalingGroups"][0]["DesiredCapacity"] == 1
     _, calls = harness(endpoint, "/_cm/calls")
     assert calls["autoscaling:UpdateAutoScalingGroup"] == 1
+
+
+def test_published_sns_messages_are_readable(endpoint):
+    sns = client("sns", endpoint)
+    topic = sns.create_topic(Name="cm-topic-test-mc")["TopicArn"]
+    sns.publish(TopicArn=topic, Subject="mc is stopping", Message="mc is being stopped: idle.",
+                MessageAttributes={"event_type": {"DataType": "String", "StringValue": "idle"}})
+    status, messages = harness(endpoint, "/_cm/sns-messages?region=us-east-1")
+    assert status == 200
+    assert [(m["TopicArn"], m["Subject"], m["Message"]) for m in messages] == [
+        (topic, "mc is stopping", "mc is being stopped: idle.")
+    ]
+    assert messages[0]["MessageAttributes"] == {"event_type": {"DataType": "String", "StringValue": "idle"}}

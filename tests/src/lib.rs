@@ -5,6 +5,7 @@
 //! docstring), run with the project's virtual environment: `CM_EMULATOR_PYTHON` if
 //! set, else `<repo>/.venv/bin/python`, which `scripts/test` creates.
 
+pub mod asg;
 pub mod http;
 pub mod runtime_api;
 
@@ -159,6 +160,26 @@ impl Emulator {
                 "InstanceId": instance, "LifecycleActionToken": token, "Region": REGION,
             })),
         );
+    }
+
+    /// Every message published to the region's SNS topics, in the SNS API's shape:
+    /// `[{"TopicArn", "MessageId", "Subject", "Message", "MessageAttributes"}]`.
+    pub fn sns_messages(&self) -> Vec<Value> {
+        match self.harness("GET", &format!("/_cm/sns-messages?region={REGION}"), None) {
+            Value::Array(messages) => messages,
+            other => panic!("unexpected SNS message list: {other}"),
+        }
+    }
+
+    /// Calls that change something: all but Describe*, List* and Get*.
+    pub fn writes(&self) -> HashMap<String, u64> {
+        self.calls()
+            .into_iter()
+            .filter(|(op, _)| {
+                let op = op.split(':').nth(1).unwrap_or("");
+                !(op.starts_with("Describe") || op.starts_with("List") || op.starts_with("Get"))
+            })
+            .collect()
     }
 
     /// `{"pending": [...], "completed": [...]}`.

@@ -6,6 +6,7 @@ pub mod aws;
 pub mod config;
 pub mod error;
 pub mod logging;
+pub mod runtime;
 
 pub use config::{ConfigError, Env};
 pub use error::Error;

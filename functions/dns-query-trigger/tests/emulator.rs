@@ -9,7 +9,7 @@ use aws_sdk_autoscaling::Client as AutoScaling;
 use aws_sdk_cloudwatch::types::{Dimension, Statistic};
 use aws_sdk_cloudwatch::Client as CloudWatch;
 use cm_core::Env;
-use cm_testkit::{Emulator, Outcome, RuntimeApi};
+use cm_testkit::{asg, Emulator, Outcome, RuntimeApi};
 use dns_query_trigger::{decode, handle, AwsTriggerActions, TriggerConfig};
 use serde_json::{json, Value};
 
@@ -63,37 +63,13 @@ fn event(kind: &str, lines: &[String]) -> Value {
 }
 
 async fn create_group(autoscaling: &AutoScaling, name: &str, zone: &str) {
-    autoscaling
-        .create_launch_configuration()
-        .launch_configuration_name(format!("{name}-lc"))
-        .image_id("ami-0123456789abcdef0")
-        .instance_type("t3.micro")
-        .send()
+    asg::create_group(autoscaling, name, zone, 0)
         .await
-        .expect("create launch configuration");
-    autoscaling
-        .create_auto_scaling_group()
-        .auto_scaling_group_name(name)
-        .launch_configuration_name(format!("{name}-lc"))
-        .min_size(0)
-        .max_size(1)
-        .desired_capacity(0)
-        .availability_zones(zone)
-        .send()
-        .await
-        .expect("create auto scaling group");
+        .expect("create the group");
 }
 
 async fn desired(autoscaling: &AutoScaling, name: &str) -> i32 {
-    let out = autoscaling
-        .describe_auto_scaling_groups()
-        .auto_scaling_group_names(name)
-        .send()
-        .await
-        .expect("describe group");
-    out.auto_scaling_groups()[0]
-        .desired_capacity()
-        .unwrap_or(-1)
+    asg::desired(autoscaling, name).await
 }
 
 struct Setup {
@@ -117,16 +93,8 @@ async fn setup() -> Setup {
     }
 }
 
-/// Calls that change something (everything but Describe/List/Get).
 fn writes(emulator: &Emulator) -> HashMap<String, u64> {
-    emulator
-        .calls()
-        .into_iter()
-        .filter(|(op, _)| {
-            let op = op.split(':').nth(1).unwrap_or("");
-            !(op.starts_with("Describe") || op.starts_with("List") || op.starts_with("Get"))
-        })
-        .collect()
+    emulator.writes()
 }
 
 #[tokio::test]

@@ -1,6 +1,12 @@
-//! Placeholder binary: this function's behaviour is not built yet.
+use watchdog_scale_down::{handle, AwsWatchdogActions, WatchdogConfig};
 
-fn main() {
-    eprintln!("watchdog-scale-down: not implemented yet");
-    std::process::exit(1);
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let config = cm_core::runtime::start(WatchdogConfig::from_env)?;
+    let sdk = cm_core::aws::load_sdk_config().await;
+    let actions = AwsWatchdogActions::new(&sdk);
+    cm_core::runtime::serve(config, actions, |config, actions, event| async move {
+        handle(&config, &*actions, &event).await
+    })
+    .await
 }

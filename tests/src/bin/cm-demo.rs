@@ -57,18 +57,7 @@ fn sample(path: &str) -> Value {
 }
 
 async fn desired(autoscaling: &AutoScaling) -> i32 {
-    autoscaling
-        .describe_auto_scaling_groups()
-        .auto_scaling_group_names(GROUP)
-        .send()
-        .await
-        .ok()
-        .and_then(|o| {
-            o.auto_scaling_groups()
-                .first()
-                .and_then(|g| g.desired_capacity())
-        })
-        .unwrap_or(-1)
+    cm_testkit::asg::desired(autoscaling, GROUP).await
 }
 
 async fn metric_present(cloudwatch: &CloudWatch) -> bool {
@@ -110,39 +99,7 @@ async fn main() {
     };
 
     // The container's resources (what template.yaml creates in AWS).
-    let created = async {
-        autoscaling
-            .create_launch_configuration()
-            .launch_configuration_name(format!("{GROUP}-lc"))
-            .image_id("ami-0123456789abcdef0")
-            .instance_type("t3.medium")
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "{}",
-                    aws_smithy_types::error::display::DisplayErrorContext(e)
-                )
-            })?;
-        autoscaling
-            .create_auto_scaling_group()
-            .auto_scaling_group_name(GROUP)
-            .launch_configuration_name(format!("{GROUP}-lc"))
-            .min_size(0)
-            .max_size(1)
-            .desired_capacity(0)
-            .availability_zones("us-east-1a")
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| {
-                format!(
-                    "{}",
-                    aws_smithy_types::error::display::DisplayErrorContext(e)
-                )
-            })
-    }
-    .await;
+    let created = cm_testkit::asg::create_group(&autoscaling, GROUP, "us-east-1a", 0).await;
     timeline.step(
         "emulator",
         &format!("started on {}", emulator.endpoint()),
