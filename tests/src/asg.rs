@@ -48,3 +48,59 @@ pub async fn desired(autoscaling: &Client, name: &str) -> i32 {
         })
         .unwrap_or(-1)
 }
+
+/// Adds the terminate lifecycle hook the ECS sync completes.
+pub async fn put_terminate_hook(
+    autoscaling: &Client,
+    group: &str,
+    hook: &str,
+) -> Result<(), String> {
+    autoscaling
+        .put_lifecycle_hook()
+        .auto_scaling_group_name(group)
+        .lifecycle_hook_name(hook)
+        .lifecycle_transition("autoscaling:EC2_INSTANCE_TERMINATING")
+        .heartbeat_timeout(600)
+        .default_result("CONTINUE")
+        .send()
+        .await
+        .map_err(|e| format!("PutLifecycleHook: {}", DisplayErrorContext(e)))?;
+    Ok(())
+}
+
+/// (instance id, lifecycle state) of the group's instances.
+pub async fn instances(autoscaling: &Client, group: &str) -> Vec<(String, String)> {
+    autoscaling
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(group)
+        .send()
+        .await
+        .ok()
+        .and_then(|o| o.auto_scaling_groups().first().cloned())
+        .map(|g| {
+            g.instances()
+                .iter()
+                .map(|i| {
+                    (
+                        i.instance_id().unwrap_or_default().to_string(),
+                        i.lifecycle_state()
+                            .map(|s| s.as_str().to_string())
+                            .unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A sample ASG event from `events/asg/`, for `group` and `instance`.
+pub fn sample_event(name: &str, group: &str, instance: &str) -> serde_json::Value {
+    let path = crate::repo_root().join("events/asg").join(name);
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let mut event: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()));
+    event["detail"]["AutoScalingGroupName"] = group.into();
+    event["detail"]["EC2InstanceId"] = instance.into();
+    event
+}

@@ -2,6 +2,7 @@
 //! variables (all problems reported at once), AWS client setup from the standard
 //! environment, one error type, and JSON logs through `tracing`.
 
+pub mod asg_event;
 pub mod aws;
 pub mod config;
 pub mod error;

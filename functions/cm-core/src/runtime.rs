@@ -20,8 +20,9 @@ pub fn start<C>(read: impl FnOnce(Env<'static>) -> Result<C, ConfigError>) -> Re
     })
 }
 
-/// Runs the Lambda runtime loop: each event goes to `handler` with the configuration
-/// and the clients built once at start-up.
+/// Runs the Lambda runtime loop: each event (payload and context, whose deadline
+/// bounds long work) goes to `handler` with the configuration and the clients built
+/// once at start-up.
 pub async fn serve<C, A, T, F, Fut>(
     config: C,
     actions: A,
@@ -31,12 +32,12 @@ where
     C: Send + Sync + 'static,
     A: Send + Sync + 'static,
     T: Serialize,
-    F: Fn(Arc<C>, Arc<A>, Value) -> Fut,
+    F: Fn(Arc<C>, Arc<A>, LambdaEvent<Value>) -> Fut,
     Fut: Future<Output = Result<T, Error>> + Send,
 {
     let (config, actions) = (Arc::new(config), Arc::new(actions));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let call = handler(config.clone(), actions.clone(), event.payload);
+        let call = handler(config.clone(), actions.clone(), event);
         async move {
             let result = call.await;
             if let Err(err) = &result {
@@ -46,4 +47,13 @@ where
         }
     }))
     .await
+}
+
+/// Time left before the invocation's deadline (`Lambda-Runtime-Deadline-Ms`).
+pub fn remaining(context: &lambda_runtime::Context) -> std::time::Duration {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    std::time::Duration::from_millis(context.deadline.saturating_sub(now_ms))
 }

@@ -6,7 +6,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = cm_core::aws::load_sdk_config().await;
     let actions = AwsTriggerActions::new(&sdk, config.asg_region.as_deref());
     cm_core::runtime::serve(config, actions, |config, actions, event| async move {
-        handle(&config, &*actions, &event).await
+        handle(&config, &*actions, &event.payload).await
     })
     .await
 }

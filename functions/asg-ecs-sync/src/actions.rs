@@ -1,0 +1,249 @@
+//! What the ECS sync does to the world, behind a small trait, and its AWS SDK
+//! implementation.
+
+use std::future::Future;
+
+use aws_sdk_autoscaling::error::ProvideErrorMetadata;
+use aws_sdk_ecs::types::{ContainerInstanceStatus, DesiredStatus};
+use cm_core::asg_event::LifecycleAction;
+use cm_core::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Completion {
+    Completed,
+    /// AWS no longer has this action waiting (a duplicate event, or the hook's
+    /// timeout already ran out): nothing left to do.
+    AlreadyDone(String),
+}
+
+pub trait SyncActions: Sync {
+    /// (instance id, lifecycle state) of every instance of the group.
+    fn group_instances(
+        &self,
+        asg: &str,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, Error>> + Send;
+    fn set_service_desired(
+        &self,
+        cluster: &str,
+        service: &str,
+        desired: i32,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+    /// The ECS container instance of an EC2 instance, if it registered.
+    fn container_instance_arn(
+        &self,
+        cluster: &str,
+        instance_id: &str,
+    ) -> impl Future<Output = Result<Option<String>, Error>> + Send;
+    fn drain_container_instance(
+        &self,
+        cluster: &str,
+        arn: &str,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+    /// ARNs of the service's tasks on the container instance that have not stopped.
+    fn running_service_tasks(
+        &self,
+        cluster: &str,
+        service: &str,
+        container_instance: &str,
+    ) -> impl Future<Output = Result<Vec<String>, Error>> + Send;
+    fn complete_lifecycle_action(
+        &self,
+        asg: &str,
+        action: &LifecycleAction,
+    ) -> impl Future<Output = Result<Completion, Error>> + Send;
+}
+
+#[derive(Clone, Debug)]
+pub struct AwsSyncActions {
+    autoscaling: aws_sdk_autoscaling::Client,
+    ecs: aws_sdk_ecs::Client,
+}
+
+impl AwsSyncActions {
+    pub fn new(sdk: &aws_config::SdkConfig) -> Self {
+        AwsSyncActions {
+            autoscaling: aws_sdk_autoscaling::Client::new(sdk),
+            ecs: aws_sdk_ecs::Client::new(sdk),
+        }
+    }
+}
+
+impl SyncActions for AwsSyncActions {
+    async fn group_instances(&self, asg: &str) -> Result<Vec<(String, String)>, Error> {
+        let out = self
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(asg)
+            .send()
+            .await
+            .map_err(|e| Error::aws(format!("DescribeAutoScalingGroups {asg}"), e))?;
+        let group = out
+            .auto_scaling_groups()
+            .iter()
+            .find(|g| g.auto_scaling_group_name() == Some(asg))
+            .ok_or_else(|| Error::Aws {
+                operation: format!("DescribeAutoScalingGroups {asg}"),
+                message: "no such Auto Scaling group".into(),
+            })?;
+        Ok(group
+            .instances()
+            .iter()
+            .map(|i| {
+                (
+                    i.instance_id().unwrap_or_default().to_string(),
+                    i.lifecycle_state()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect())
+    }
+
+    async fn set_service_desired(
+        &self,
+        cluster: &str,
+        service: &str,
+        desired: i32,
+    ) -> Result<(), Error> {
+        self.ecs
+            .update_service()
+            .cluster(cluster)
+            .service(service)
+            .desired_count(desired)
+            .send()
+            .await
+            .map_err(|e| Error::aws(format!("UpdateService {cluster}/{service}"), e))?;
+        Ok(())
+    }
+
+    async fn container_instance_arn(
+        &self,
+        cluster: &str,
+        instance_id: &str,
+    ) -> Result<Option<String>, Error> {
+        // One container instance per ASG instance: list them all and match the EC2 id
+        // (the group has at most a couple).
+        let list = self
+            .ecs
+            .list_container_instances()
+            .cluster(cluster)
+            .send()
+            .await
+            .map_err(|e| Error::aws(format!("ListContainerInstances {cluster}"), e))?;
+        let arns = list.container_instance_arns().to_vec();
+        if arns.is_empty() {
+            return Ok(None);
+        }
+        let described = self
+            .ecs
+            .describe_container_instances()
+            .cluster(cluster)
+            .set_container_instances(Some(arns))
+            .send()
+            .await
+            .map_err(|e| Error::aws(format!("DescribeContainerInstances {cluster}"), e))?;
+        Ok(described
+            .container_instances()
+            .iter()
+            .find(|ci| ci.ec2_instance_id() == Some(instance_id))
+            .and_then(|ci| ci.container_instance_arn().map(str::to_string)))
+    }
+
+    async fn drain_container_instance(&self, cluster: &str, arn: &str) -> Result<(), Error> {
+        self.ecs
+            .update_container_instances_state()
+            .cluster(cluster)
+            .container_instances(arn)
+            .status(ContainerInstanceStatus::Draining)
+            .send()
+            .await
+            .map_err(|e| Error::aws(format!("UpdateContainerInstancesState {arn}"), e))?;
+        Ok(())
+    }
+
+    async fn running_service_tasks(
+        &self,
+        cluster: &str,
+        service: &str,
+        container_instance: &str,
+    ) -> Result<Vec<String>, Error> {
+        // A task being drained has desired status STOPPED while it still runs: look at both.
+        let list = |status: DesiredStatus| {
+            self.ecs
+                .list_tasks()
+                .cluster(cluster)
+                .container_instance(container_instance)
+                .desired_status(status)
+                .send()
+        };
+        let (running, stopping) =
+            tokio::join!(list(DesiredStatus::Running), list(DesiredStatus::Stopped));
+        let mut arns = Vec::new();
+        for out in [running, stopping] {
+            let out = out
+                .map_err(|e| Error::aws(format!("ListTasks {cluster} {container_instance}"), e))?;
+            arns.extend(out.task_arns().iter().cloned());
+        }
+        if arns.is_empty() {
+            return Ok(Vec::new());
+        }
+        let group = format!("service:{service}");
+        let mut still = Vec::new();
+        // DescribeTasks takes at most 100 tasks per call.
+        for chunk in arns.chunks(100) {
+            let described = self
+                .ecs
+                .describe_tasks()
+                .cluster(cluster)
+                .set_tasks(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|e| Error::aws(format!("DescribeTasks {cluster}"), e))?;
+            still.extend(
+                described
+                    .tasks()
+                    .iter()
+                    .filter(|t| {
+                        t.group() == Some(group.as_str()) && t.last_status() != Some("STOPPED")
+                    })
+                    .filter_map(|t| t.task_arn().map(str::to_string)),
+            );
+        }
+        Ok(still)
+    }
+
+    async fn complete_lifecycle_action(
+        &self,
+        asg: &str,
+        action: &LifecycleAction,
+    ) -> Result<Completion, Error> {
+        let result = self
+            .autoscaling
+            .complete_lifecycle_action()
+            .auto_scaling_group_name(asg)
+            .lifecycle_hook_name(&action.hook_name)
+            .lifecycle_action_token(&action.token)
+            .instance_id(&action.instance_id)
+            .lifecycle_action_result("CONTINUE")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Completion::Completed),
+            Err(err) => {
+                let already_done = err.as_service_error().and_then(|e| {
+                    let no_action = e.code() == Some("ValidationError")
+                        && e.message()
+                            .is_some_and(|m| m.contains("No active Lifecycle Action found"));
+                    no_action.then(|| e.message().unwrap_or_default().to_string())
+                });
+                match already_done {
+                    Some(message) => Ok(Completion::AlreadyDone(message)),
+                    None => Err(Error::aws(
+                        format!("CompleteLifecycleAction {asg} {}", action.instance_id),
+                        err,
+                    )),
+                }
+            }
+        }
+    }
+}

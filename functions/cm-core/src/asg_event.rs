@@ -1,0 +1,261 @@
+//! The two EventBridge events of the container's Auto Scaling group that the ECS sync
+//! and the DNS updater follow, parsed with `aws_lambda_events`' `AutoScalingEvent`
+//! and checked: the right source, a known detail-type, this group, and every field
+//! the functions need. `Origin`/`Destination` may be absent (older events, samples).
+
+use aws_lambda_events::autoscaling::AutoScalingEvent;
+use serde_json::Value;
+
+use crate::Error;
+
+pub const LAUNCH_SUCCESSFUL: &str = "EC2 Instance Launch Successful";
+pub const TERMINATE_LIFECYCLE_ACTION: &str = "EC2 Instance-terminate Lifecycle Action";
+
+/// A terminate lifecycle action waiting for CompleteLifecycleAction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LifecycleAction {
+    pub hook_name: String,
+    pub token: String,
+    pub instance_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AsgSignal {
+    /// An instance launched. `into_service` is false when it went into a warm pool.
+    Launch {
+        instance_id: String,
+        into_service: bool,
+    },
+    /// An instance is terminating (or returning to a warm pool) and waits on our hook.
+    Terminate(LifecycleAction),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AsgEvent {
+    pub group: String,
+    pub signal: AsgSignal,
+}
+
+impl AsgEvent {
+    pub fn instance_id(&self) -> &str {
+        match &self.signal {
+            AsgSignal::Launch { instance_id, .. } => instance_id,
+            AsgSignal::Terminate(action) => &action.instance_id,
+        }
+    }
+}
+
+fn invalid(message: impl Into<String>) -> Error {
+    Error::invalid_event(message)
+}
+
+/// Parses and checks an ASG event for `expected_group`.
+pub fn parse(event: &Value, expected_group: &str) -> Result<AsgEvent, Error> {
+    let parsed: AutoScalingEvent<Value> = serde_json::from_value(event.clone())
+        .map_err(|e| invalid(format!("not an Auto Scaling EventBridge event: {e}")))?;
+    let source = parsed.source.as_deref().unwrap_or("");
+    if source != "aws.autoscaling" {
+        return Err(invalid(format!(
+            "event source is {source:?}, not aws.autoscaling"
+        )));
+    }
+    let detail_type = parsed.detail_type.as_deref().unwrap_or("");
+    let field = |name: &str| -> Result<String, Error> {
+        match parsed.detail.get(name) {
+            Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+            Some(_) => Err(invalid(format!(
+                "detail.{name} is not a non-empty string in {detail_type:?}"
+            ))),
+            None => Err(invalid(format!(
+                "detail.{name} is missing from {detail_type:?}"
+            ))),
+        }
+    };
+    let optional = |name: &str| {
+        parsed
+            .detail
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    if detail_type != LAUNCH_SUCCESSFUL && detail_type != TERMINATE_LIFECYCLE_ACTION {
+        return Err(invalid(format!(
+            "unsupported detail-type {detail_type:?}: expected {LAUNCH_SUCCESSFUL:?} or {TERMINATE_LIFECYCLE_ACTION:?}"
+        )));
+    }
+    let group = field("AutoScalingGroupName")?;
+    if group != expected_group {
+        return Err(invalid(format!(
+            "event for Auto Scaling group {group:?}, not {expected_group:?}"
+        )));
+    }
+    let instance_id = field("EC2InstanceId")?;
+    if !instance_id.starts_with("i-") {
+        return Err(invalid(format!(
+            "detail.EC2InstanceId {instance_id:?} is not an instance id"
+        )));
+    }
+    let signal = if detail_type == LAUNCH_SUCCESSFUL {
+        AsgSignal::Launch {
+            instance_id,
+            into_service: optional("Destination").as_deref() != Some("WarmPool"),
+        }
+    } else {
+        if let Some(transition) = optional("LifecycleTransition") {
+            if transition != "autoscaling:EC2_INSTANCE_TERMINATING" {
+                return Err(invalid(format!(
+                    "lifecycle transition {transition:?} is not autoscaling:EC2_INSTANCE_TERMINATING"
+                )));
+            }
+        }
+        AsgSignal::Terminate(LifecycleAction {
+            hook_name: field("LifecycleHookName")?,
+            token: field("LifecycleActionToken")?,
+            instance_id,
+        })
+    };
+    Ok(AsgEvent { group, signal })
+}
+
+/// Lifecycle states of an instance that serves, or is about to serve, the group.
+pub fn is_pending_or_in_service(state: &str) -> bool {
+    state == "InService" || state.starts_with("Pending")
+}
+
+/// Is another instance than `instance_id` Pending or InService? `instances` are
+/// (instance id, lifecycle state) pairs from DescribeAutoScalingGroups.
+pub fn another_instance_serving<'a>(
+    instances: impl IntoIterator<Item = (&'a str, &'a str)>,
+    instance_id: &str,
+) -> Option<String> {
+    instances
+        .into_iter()
+        .find(|(id, state)| *id != instance_id && is_pending_or_in_service(state))
+        .map(|(id, _)| id.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn launch() -> Value {
+        json!({
+            "version": "0", "id": "1", "detail-type": LAUNCH_SUCCESSFUL, "source": "aws.autoscaling",
+            "account": "123456789012", "time": "2026-11-23T20:31:12Z", "region": "us-east-1",
+            "resources": ["arn:aws:autoscaling:...", "arn:aws:ec2:...:instance/i-0abc"],
+            "detail": {"StatusCode": "InProgress", "AutoScalingGroupName": "g", "EC2InstanceId": "i-0abc",
+                       "Origin": "EC2", "Destination": "AutoScalingGroup"}
+        })
+    }
+
+    fn terminate() -> Value {
+        json!({
+            "version": "0", "id": "2", "detail-type": TERMINATE_LIFECYCLE_ACTION, "source": "aws.autoscaling",
+            "account": "123456789012", "time": "2026-11-23T21:31:12Z", "region": "us-east-1",
+            "resources": ["arn:aws:autoscaling:..."],
+            "detail": {"LifecycleActionToken": "87654321-4321-4321-4321-210987654321", "AutoScalingGroupName": "g",
+                       "LifecycleHookName": "drain", "EC2InstanceId": "i-0abc",
+                       "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING"}
+        })
+    }
+
+    #[test]
+    fn parses_launch_and_terminate() {
+        let e = parse(&launch(), "g").unwrap();
+        assert_eq!(
+            e.signal,
+            AsgSignal::Launch {
+                instance_id: "i-0abc".into(),
+                into_service: true
+            }
+        );
+        let t = parse(&terminate(), "g").unwrap();
+        let AsgSignal::Terminate(action) = t.signal else {
+            panic!("terminate")
+        };
+        assert_eq!(
+            (action.hook_name.as_str(), action.instance_id.as_str()),
+            ("drain", "i-0abc")
+        );
+    }
+
+    #[test]
+    fn warm_pool_launches_are_not_into_service_but_leaving_the_pool_is() {
+        let mut into_pool = launch();
+        into_pool["detail"]["Destination"] = "WarmPool".into();
+        assert!(matches!(
+            parse(&into_pool, "g").unwrap().signal,
+            AsgSignal::Launch {
+                into_service: false,
+                ..
+            }
+        ));
+        let mut out_of_pool = launch();
+        out_of_pool["detail"]["Origin"] = "WarmPool".into();
+        assert!(matches!(
+            parse(&out_of_pool, "g").unwrap().signal,
+            AsgSignal::Launch {
+                into_service: true,
+                ..
+            }
+        ));
+        let mut no_origin = launch();
+        no_origin["detail"]
+            .as_object_mut()
+            .unwrap()
+            .retain(|k, _| k != "Origin" && k != "Destination");
+        assert!(matches!(
+            parse(&no_origin, "g").unwrap().signal,
+            AsgSignal::Launch {
+                into_service: true,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn wrong_events_are_named() {
+        let err = |v: Value| parse(&v, "g").unwrap_err().to_string();
+        let mut other_group = launch();
+        other_group["detail"]["AutoScalingGroupName"] = "h".into();
+        assert!(err(other_group).contains("event for Auto Scaling group \"h\", not \"g\""));
+        let mut other_type = launch();
+        other_type["detail-type"] = "EC2 Instance Terminate Successful".into();
+        assert!(err(other_type).contains("unsupported detail-type"));
+        let mut other_source = launch();
+        other_source["source"] = "aws.ec2".into();
+        assert!(err(other_source).contains("not aws.autoscaling"));
+        let mut no_token = terminate();
+        no_token["detail"]
+            .as_object_mut()
+            .unwrap()
+            .remove("LifecycleActionToken");
+        assert!(err(no_token).contains("detail.LifecycleActionToken is missing"));
+        let mut no_instance = launch();
+        no_instance["detail"]["EC2InstanceId"] = "".into();
+        assert!(err(no_instance).contains("EC2InstanceId"));
+        assert!(err(json!({"hello": 1})).contains("not an Auto Scaling EventBridge event"));
+    }
+
+    #[test]
+    fn another_serving_instance_is_found() {
+        let group = [("i-old", "Terminating:Wait"), ("i-new", "Pending:Wait")];
+        assert_eq!(
+            another_instance_serving(group, "i-old"),
+            Some("i-new".into())
+        );
+        assert_eq!(
+            another_instance_serving([("i-old", "Terminating:Wait")], "i-old"),
+            None
+        );
+        assert_eq!(
+            another_instance_serving([("i-x", "Warmed:Stopped")], "i-old"),
+            None
+        );
+        assert_eq!(
+            another_instance_serving([("i-x", "InService")], "i-old"),
+            Some("i-x".into())
+        );
+    }
+}
