@@ -171,13 +171,16 @@ impl Emulator {
         }
     }
 
-    /// Calls that change something: all but Describe*, List* and Get*.
+    /// Calls that change something: all but Describe*, List*, Get* and REST GETs.
     pub fn writes(&self) -> HashMap<String, u64> {
         self.calls()
             .into_iter()
             .filter(|(op, _)| {
                 let op = op.split(':').nth(1).unwrap_or("");
-                !(op.starts_with("Describe") || op.starts_with("List") || op.starts_with("Get"))
+                !(op.starts_with("Describe")
+                    || op.starts_with("List")
+                    || op.starts_with("Get")
+                    || op.starts_with("GET "))
             })
             .collect()
     }

@@ -32,16 +32,20 @@ pub struct AwsTriggerActions {
 }
 
 impl AwsTriggerActions {
-    /// Clients from the shared SDK configuration; the Auto Scaling client in
-    /// `asg_region` when the group lives in another region than the function.
+    /// Clients from the shared SDK configuration, both in `asg_region` when the
+    /// container lives in another region than the function: the group is there, and
+    /// so is the idle alarm that reads the keep-alive metric (alarms cannot read
+    /// another region's metrics).
     pub fn new(sdk: &aws_config::SdkConfig, asg_region: Option<&str>) -> Self {
         let mut autoscaling = aws_sdk_autoscaling::config::Builder::from(sdk);
+        let mut cloudwatch = aws_sdk_cloudwatch::config::Builder::from(sdk);
         if let Some(region) = asg_region {
             autoscaling = autoscaling.region(Region::new(region.to_string()));
+            cloudwatch = cloudwatch.region(Region::new(region.to_string()));
         }
         AwsTriggerActions {
             autoscaling: aws_sdk_autoscaling::Client::from_conf(autoscaling.build()),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(sdk),
+            cloudwatch: aws_sdk_cloudwatch::Client::from_conf(cloudwatch.build()),
         }
     }
 }

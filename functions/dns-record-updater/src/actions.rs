@@ -1,0 +1,221 @@
+//! What the DNS updater reads and writes, behind a small trait, and its AWS SDK
+//! implementation.
+
+use std::future::Future;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use aws_sdk_route53::types::{
+    Change as R53Change, ChangeAction as R53Action, ChangeBatch, ResourceRecord, ResourceRecordSet,
+    RrType,
+};
+use aws_sdk_sns::types::MessageAttributeValue;
+use cm_core::Error;
+
+use crate::decide::{Addresses, Change, ChangeAction, Message, RecordSet};
+
+pub trait DnsActions: Sync {
+    fn instance_addresses(
+        &self,
+        instance_id: &str,
+    ) -> impl Future<Output = Result<Addresses, Error>> + Send;
+    /// The A and AAAA record sets named `name` in the zone.
+    fn current_records(
+        &self,
+        zone: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<Vec<RecordSet>, Error>> + Send;
+    fn group_instances(
+        &self,
+        asg: &str,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, Error>> + Send;
+    /// Applies the changes in one atomic batch.
+    fn change_records(
+        &self,
+        zone: &str,
+        changes: &[Change],
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+    fn notify(
+        &self,
+        topic: &str,
+        message: &Message,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+}
+
+#[derive(Clone, Debug)]
+pub struct AwsDnsActions {
+    ec2: aws_sdk_ec2::Client,
+    route53: aws_sdk_route53::Client,
+    autoscaling: aws_sdk_autoscaling::Client,
+    sns: aws_sdk_sns::Client,
+}
+
+impl AwsDnsActions {
+    pub fn new(sdk: &aws_config::SdkConfig) -> Self {
+        AwsDnsActions {
+            ec2: aws_sdk_ec2::Client::new(sdk),
+            route53: aws_sdk_route53::Client::new(sdk),
+            autoscaling: aws_sdk_autoscaling::Client::new(sdk),
+            sns: aws_sdk_sns::Client::new(sdk),
+        }
+    }
+}
+
+fn same_name(a: &str, b: &str) -> bool {
+    a.trim_end_matches('.')
+        .eq_ignore_ascii_case(b.trim_end_matches('.'))
+}
+
+impl DnsActions for AwsDnsActions {
+    async fn instance_addresses(&self, instance_id: &str) -> Result<Addresses, Error> {
+        let out = self
+            .ec2
+            .describe_instances()
+            .instance_ids(instance_id)
+            .send()
+            .await
+            .map_err(|e| Error::aws(format!("DescribeInstances {instance_id}"), e))?;
+        let instance = out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .find(|i| i.instance_id() == Some(instance_id))
+            .ok_or_else(|| Error::Aws {
+                operation: format!("DescribeInstances {instance_id}"),
+                message: "no such instance".into(),
+            })?;
+        let ipv4 = instance
+            .public_ip_address()
+            .and_then(|ip| ip.parse::<Ipv4Addr>().ok());
+        let mut ipv6: Vec<Ipv6Addr> = instance
+            .network_interfaces()
+            .iter()
+            .flat_map(|n| n.ipv6_addresses())
+            .filter_map(|a| a.ipv6_address().and_then(|ip| ip.parse().ok()))
+            .collect();
+        if let Some(primary) = instance.ipv6_address().and_then(|ip| ip.parse().ok()) {
+            if !ipv6.contains(&primary) {
+                ipv6.insert(0, primary);
+            }
+        }
+        Ok(Addresses { ipv4, ipv6 })
+    }
+
+    async fn current_records(&self, zone: &str, name: &str) -> Result<Vec<RecordSet>, Error> {
+        let out = self
+            .route53
+            .list_resource_record_sets()
+            .hosted_zone_id(zone)
+            .start_record_name(name)
+            .start_record_type(RrType::A)
+            .max_items(4)
+            .send()
+            .await
+            .map_err(|e| Error::aws(format!("ListResourceRecordSets {zone} {name}"), e))?;
+        Ok(out
+            .resource_record_sets()
+            .iter()
+            .filter(|r| same_name(r.name(), name) && matches!(r.r#type(), RrType::A | RrType::Aaaa))
+            .map(|r| RecordSet {
+                name: name.to_string(),
+                kind: r.r#type().as_str().to_string(),
+                ttl: r.ttl().unwrap_or_default(),
+                values: r
+                    .resource_records()
+                    .iter()
+                    .map(|v| v.value().to_string())
+                    .collect(),
+            })
+            .collect())
+    }
+
+    async fn group_instances(&self, asg: &str) -> Result<Vec<(String, String)>, Error> {
+        let out = self
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(asg)
+            .send()
+            .await
+            .map_err(|e| Error::aws(format!("DescribeAutoScalingGroups {asg}"), e))?;
+        let group = out
+            .auto_scaling_groups()
+            .iter()
+            .find(|g| g.auto_scaling_group_name() == Some(asg))
+            .ok_or_else(|| Error::Aws {
+                operation: format!("DescribeAutoScalingGroups {asg}"),
+                message: "no such Auto Scaling group".into(),
+            })?;
+        Ok(group
+            .instances()
+            .iter()
+            .map(|i| {
+                (
+                    i.instance_id().unwrap_or_default().to_string(),
+                    i.lifecycle_state()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect())
+    }
+
+    async fn change_records(&self, zone: &str, changes: &[Change]) -> Result<(), Error> {
+        let build = |c: &Change| -> Result<R53Change, Error> {
+            let records = c
+                .record
+                .values
+                .iter()
+                .map(|v| ResourceRecord::builder().value(v).build())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| Error::aws("ChangeResourceRecordSets (record)", e))?;
+            let set = ResourceRecordSet::builder()
+                .name(&c.record.name)
+                .r#type(RrType::from(c.record.kind.as_str()))
+                .ttl(c.record.ttl)
+                .set_resource_records(Some(records))
+                .build()
+                .map_err(|e| Error::aws("ChangeResourceRecordSets (record set)", e))?;
+            let action = match c.action {
+                ChangeAction::Upsert => R53Action::Upsert,
+                ChangeAction::Delete => R53Action::Delete,
+            };
+            R53Change::builder()
+                .action(action)
+                .resource_record_set(set)
+                .build()
+                .map_err(|e| Error::aws("ChangeResourceRecordSets (change)", e))
+        };
+        let batch = ChangeBatch::builder()
+            .comment("Container Manager")
+            .set_changes(Some(
+                changes.iter().map(build).collect::<Result<Vec<_>, _>>()?,
+            ))
+            .build()
+            .map_err(|e| Error::aws("ChangeResourceRecordSets (batch)", e))?;
+        self.route53
+            .change_resource_record_sets()
+            .hosted_zone_id(zone)
+            .change_batch(batch)
+            .send()
+            .await
+            .map_err(|e| Error::aws(format!("ChangeResourceRecordSets {zone}"), e))?;
+        Ok(())
+    }
+
+    async fn notify(&self, topic: &str, message: &Message) -> Result<(), Error> {
+        let attribute = MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(&message.event_type)
+            .build()
+            .map_err(|e| Error::aws("Publish (message attribute)", e))?;
+        self.sns
+            .publish()
+            .topic_arn(topic)
+            .subject(&message.subject)
+            .message(&message.text)
+            .message_attributes("event_type", attribute)
+            .send()
+            .await
+            .map_err(|e| Error::aws(format!("Publish {topic}"), e))?;
+        Ok(())
+    }
+}
