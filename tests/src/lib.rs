@@ -8,6 +8,7 @@
 pub mod asg;
 pub mod http;
 pub mod runtime_api;
+pub mod story;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
