@@ -35,17 +35,9 @@ pub async fn create_group(
 
 /// The group's desired capacity, or -1 if it cannot be read.
 pub async fn desired(autoscaling: &Client, name: &str) -> i32 {
-    autoscaling
-        .describe_auto_scaling_groups()
-        .auto_scaling_group_names(name)
-        .send()
+    cm_core::autoscaling::describe_group(autoscaling, name)
         .await
-        .ok()
-        .and_then(|o| {
-            o.auto_scaling_groups()
-                .first()
-                .and_then(|g| g.desired_capacity())
-        })
+        .map(|g| g.desired_capacity)
         .unwrap_or(-1)
 }
 
@@ -70,26 +62,9 @@ pub async fn put_terminate_hook(
 
 /// (instance id, lifecycle state) of the group's instances.
 pub async fn instances(autoscaling: &Client, group: &str) -> Vec<(String, String)> {
-    autoscaling
-        .describe_auto_scaling_groups()
-        .auto_scaling_group_names(group)
-        .send()
+    cm_core::autoscaling::describe_group(autoscaling, group)
         .await
-        .ok()
-        .and_then(|o| o.auto_scaling_groups().first().cloned())
-        .map(|g| {
-            g.instances()
-                .iter()
-                .map(|i| {
-                    (
-                        i.instance_id().unwrap_or_default().to_string(),
-                        i.lifecycle_state()
-                            .map(|s| s.as_str().to_string())
-                            .unwrap_or_default(),
-                    )
-                })
-                .collect()
-        })
+        .map(|g| g.instances)
         .unwrap_or_default()
 }
 

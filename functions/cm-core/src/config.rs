@@ -101,6 +101,25 @@ impl<'a> Env<'a> {
             .push(format!("{name} must be {expected}, got {raw:?}"));
     }
 
+    /// An optional SNS topic ARN, checked for its shape.
+    pub fn optional_topic_arn(&mut self, name: &str) -> Option<String> {
+        let arn = self.optional(name)?;
+        if !arn.starts_with("arn:") || arn.split(':').count() != 6 {
+            self.invalid(name, &arn, "an SNS topic ARN");
+        }
+        Some(arn)
+    }
+
+    /// A required DNS name, lower case and without a trailing dot.
+    pub fn required_dns_name(&mut self, name: &str) -> Option<String> {
+        let raw = self.required(name)?;
+        let normalised = normalise_dns_name(&raw);
+        if normalised.is_none() {
+            self.invalid(name, &raw, "a DNS name such as mc.example.com");
+        }
+        normalised
+    }
+
     /// Ends reading: every problem at once, or the value `build` makes from what was
     /// read. `build` returns `None` only when a value it needs was not read, which
     /// cannot happen without a recorded problem.
@@ -114,6 +133,19 @@ impl<'a> Env<'a> {
             problems: vec!["configuration incomplete (a value was not read)".to_string()],
         })
     }
+}
+
+/// Lower-cases a DNS name and drops one trailing dot; `None` if it is not a name.
+pub fn normalise_dns_name(raw: &str) -> Option<String> {
+    let trimmed = raw.trim();
+    let name = trimmed.strip_suffix('.').unwrap_or(trimmed);
+    let valid = !name.is_empty()
+        && name.len() <= 253
+        && !name.contains("..")
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+    valid.then(|| name.to_ascii_lowercase())
 }
 
 /// Parses a boolean the way people write it in a console: true/false, yes/no, 1/0.
@@ -167,6 +199,23 @@ mod tests {
         let kind = env.optional_or("KIND", "A");
         let got = env.finish(|| Some((ttl?, other?, unit, kind))).unwrap();
         assert_eq!(got, (60, 7, "Bytes".to_string(), "A".to_string()));
+    }
+
+    #[test]
+    fn dns_names_and_topic_arns_are_checked() {
+        assert_eq!(
+            normalise_dns_name(" MC.Example.com. "),
+            Some("mc.example.com".into())
+        );
+        assert_eq!(normalise_dns_name("."), None);
+        assert_eq!(normalise_dns_name("a..b"), None);
+        assert_eq!(normalise_dns_name("a b"), None);
+        let vars = map(&[("TOPIC", "my-topic"), ("NAME", "mc example.com")]);
+        let mut env = Env::from_map(&vars);
+        env.optional_topic_arn("TOPIC");
+        env.required_dns_name("NAME");
+        let err = env.finish(|| Some(())).unwrap_err();
+        assert_eq!(err.problems.len(), 2, "{err}");
     }
 
     #[test]

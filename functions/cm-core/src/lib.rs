@@ -3,6 +3,7 @@
 //! environment, one error type, and JSON logs through `tracing`.
 
 pub mod asg_event;
+pub mod autoscaling;
 pub mod aws;
 pub mod config;
 pub mod error;

@@ -52,14 +52,7 @@ impl AwsTriggerActions {
 
 impl TriggerActions for AwsTriggerActions {
     async fn set_desired_capacity(&self, asg_name: &str, desired: i32) -> Result<(), Error> {
-        self.autoscaling
-            .update_auto_scaling_group()
-            .auto_scaling_group_name(asg_name)
-            .desired_capacity(desired)
-            .send()
-            .await
-            .map_err(|e| Error::aws(format!("UpdateAutoScalingGroup {asg_name}"), e))?;
-        Ok(())
+        cm_core::autoscaling::set_desired_capacity(&self.autoscaling, asg_name, desired).await
     }
 
     async fn put_keep_alive(&self, metric: &KeepAliveMetric) -> Result<(), Error> {

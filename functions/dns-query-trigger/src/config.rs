@@ -39,14 +39,7 @@ const MAX_DIMENSIONS: usize = 30;
 
 impl TriggerConfig {
     pub fn from_env(mut env: Env<'_>) -> Result<Self, ConfigError> {
-        let domain = env.required("DOMAIN_NAME");
-        let domain = domain.and_then(|raw| match QueryTarget::normalise_name(&raw) {
-            Some(name) => Some(name),
-            None => {
-                env.invalid("DOMAIN_NAME", &raw, "a DNS name such as mc.example.com");
-                None
-            }
-        });
+        let domain = env.required_dns_name("DOMAIN_NAME");
         let record_type = env.optional_or("RECORD_TYPE", "A").to_ascii_uppercase();
         let record_type = if record_type.chars().all(|c| c.is_ascii_alphanumeric()) {
             Some(record_type)

@@ -129,33 +129,9 @@ impl DnsActions for AwsDnsActions {
     }
 
     async fn group_instances(&self, asg: &str) -> Result<Vec<(String, String)>, Error> {
-        let out = self
-            .autoscaling
-            .describe_auto_scaling_groups()
-            .auto_scaling_group_names(asg)
-            .send()
-            .await
-            .map_err(|e| Error::aws(format!("DescribeAutoScalingGroups {asg}"), e))?;
-        let group = out
-            .auto_scaling_groups()
-            .iter()
-            .find(|g| g.auto_scaling_group_name() == Some(asg))
-            .ok_or_else(|| Error::Aws {
-                operation: format!("DescribeAutoScalingGroups {asg}"),
-                message: "no such Auto Scaling group".into(),
-            })?;
-        Ok(group
-            .instances()
-            .iter()
-            .map(|i| {
-                (
-                    i.instance_id().unwrap_or_default().to_string(),
-                    i.lifecycle_state()
-                        .map(|s| s.as_str().to_string())
-                        .unwrap_or_default(),
-                )
-            })
-            .collect())
+        Ok(cm_core::autoscaling::describe_group(&self.autoscaling, asg)
+            .await?
+            .instances)
     }
 
     async fn change_records(&self, zone: &str, changes: &[Change]) -> Result<(), Error> {

@@ -30,20 +30,7 @@ impl DnsConfig {
         let zone = env
             .required("HOSTED_ZONE_ID")
             .map(|z| z.trim_start_matches("/hostedzone/").to_string());
-        let domain = env.required("DOMAIN_NAME").and_then(|raw| {
-            let name = raw.strip_suffix('.').unwrap_or(&raw).to_ascii_lowercase();
-            let ok = !name.is_empty()
-                && !name.contains("..")
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
-            if ok {
-                Some(name)
-            } else {
-                env.invalid("DOMAIN_NAME", &raw, "a DNS name such as mc.example.com");
-                None
-            }
-        });
+        let domain = env.required_dns_name("DOMAIN_NAME");
         let record_type = env.optional_or("RECORD_TYPE", "A").to_ascii_uppercase();
         let record_type = if record_type == "A" {
             Some(record_type)
@@ -66,12 +53,7 @@ impl DnsConfig {
         });
         let unavailable: Option<Ipv4Addr> =
             env.parse_or("UNAVAILABLE_IP", Ipv4Addr::UNSPECIFIED, "an IPv4 address");
-        let sns_topic_arn = env.optional("SNS_TOPIC_ARN");
-        if let Some(arn) = &sns_topic_arn {
-            if !arn.starts_with("arn:") || arn.split(':').count() != 6 {
-                env.invalid("SNS_TOPIC_ARN", arn, "an SNS topic ARN");
-            }
-        }
+        let sns_topic_arn = env.optional_topic_arn("SNS_TOPIC_ARN");
         let container_name = env.optional("CONTAINER_NAME");
         env.finish(|| {
             let domain_name = domain?;

@@ -74,32 +74,15 @@ impl AwsWatchdogActions {
 
 impl WatchdogActions for AwsWatchdogActions {
     async fn desired_capacity(&self, asg_name: &str) -> Result<i32, Error> {
-        let out = self
-            .autoscaling
-            .describe_auto_scaling_groups()
-            .auto_scaling_group_names(asg_name)
-            .send()
-            .await
-            .map_err(|e| Error::aws(format!("DescribeAutoScalingGroups {asg_name}"), e))?;
-        out.auto_scaling_groups()
-            .iter()
-            .find(|g| g.auto_scaling_group_name() == Some(asg_name))
-            .and_then(|g| g.desired_capacity())
-            .ok_or_else(|| Error::Aws {
-                operation: format!("DescribeAutoScalingGroups {asg_name}"),
-                message: "no such Auto Scaling group".to_string(),
-            })
+        Ok(
+            cm_core::autoscaling::describe_group(&self.autoscaling, asg_name)
+                .await?
+                .desired_capacity,
+        )
     }
 
     async fn set_desired_capacity(&self, asg_name: &str, desired: i32) -> Result<(), Error> {
-        self.autoscaling
-            .update_auto_scaling_group()
-            .auto_scaling_group_name(asg_name)
-            .desired_capacity(desired)
-            .send()
-            .await
-            .map_err(|e| Error::aws(format!("UpdateAutoScalingGroup {asg_name}"), e))?;
-        Ok(())
+        cm_core::autoscaling::set_desired_capacity(&self.autoscaling, asg_name, desired).await
     }
 
     async fn notify(&self, n: &Notification) -> Result<(), Error> {

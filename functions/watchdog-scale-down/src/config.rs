@@ -36,12 +36,7 @@ impl WatchdogConfig {
             env.invalid("STOP_WHEN_LEFT_UP", &stop_raw, "true or false");
         }
         let ecs_cluster_name = env.required("ECS_CLUSTER_NAME");
-        let sns_topic_arn = env.optional("SNS_TOPIC_ARN");
-        if let Some(arn) = &sns_topic_arn {
-            if !arn.starts_with("arn:") || arn.split(':').count() != 6 {
-                env.invalid("SNS_TOPIC_ARN", arn, "an SNS topic ARN");
-            }
-        }
+        let sns_topic_arn = env.optional_topic_arn("SNS_TOPIC_ARN");
         let container_name = env.optional("CONTAINER_NAME");
         let idle_minutes = env.optional("IDLE_MINUTES").map(|raw| {
             let parsed = raw.parse::<u32>().ok();

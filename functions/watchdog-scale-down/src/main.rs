@@ -1,3 +1,6 @@
+// The SDK futures nested in the handler exceed the default layout query depth (128).
+#![recursion_limit = "256"]
+
 use watchdog_scale_down::{handle, AwsWatchdogActions, WatchdogConfig};
 
 #[tokio::main]

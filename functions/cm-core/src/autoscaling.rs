@@ -1,0 +1,59 @@
+//! The Auto Scaling calls several functions make, in one place.
+
+use aws_sdk_autoscaling::Client;
+
+use crate::Error;
+
+/// One group as the functions need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupState {
+    pub desired_capacity: i32,
+    /// (instance id, lifecycle state) of every instance of the group.
+    pub instances: Vec<(String, String)>,
+}
+
+/// DescribeAutoScalingGroups for one group; an error if it does not exist.
+pub async fn describe_group(client: &Client, asg: &str) -> Result<GroupState, Error> {
+    let operation = || format!("DescribeAutoScalingGroups {asg}");
+    let out = client
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(asg)
+        .send()
+        .await
+        .map_err(|e| Error::aws(operation(), e))?;
+    let group = out
+        .auto_scaling_groups()
+        .iter()
+        .find(|g| g.auto_scaling_group_name() == Some(asg))
+        .ok_or_else(|| Error::Aws {
+            operation: operation(),
+            message: "no such Auto Scaling group".into(),
+        })?;
+    Ok(GroupState {
+        desired_capacity: group.desired_capacity().unwrap_or_default(),
+        instances: group
+            .instances()
+            .iter()
+            .map(|i| {
+                (
+                    i.instance_id().unwrap_or_default().to_string(),
+                    i.lifecycle_state()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect(),
+    })
+}
+
+/// UpdateAutoScalingGroup with a new desired capacity.
+pub async fn set_desired_capacity(client: &Client, asg: &str, desired: i32) -> Result<(), Error> {
+    client
+        .update_auto_scaling_group()
+        .auto_scaling_group_name(asg)
+        .desired_capacity(desired)
+        .send()
+        .await
+        .map_err(|e| Error::aws(format!("UpdateAutoScalingGroup {asg}"), e))?;
+    Ok(())
+}
