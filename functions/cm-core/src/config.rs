@@ -85,6 +85,12 @@ impl<'a> Env<'a> {
         }
     }
 
+    /// Parses an optional value: `None` when unset, and when malformed (recorded).
+    pub fn parse_optional<T: FromStr>(&mut self, name: &str, expected: &str) -> Option<T> {
+        let raw = self.optional(name)?;
+        self.parse_value(name, &raw, expected)
+    }
+
     fn parse_value<T: FromStr>(&mut self, name: &str, raw: &str, expected: &str) -> Option<T> {
         match raw.parse::<T>() {
             Ok(value) => Some(value),
@@ -195,6 +201,8 @@ mod tests {
         let mut env = Env::from_map(&vars);
         let ttl: Option<u32> = env.parse_or("TTL", 1, "a whole number");
         let other: Option<u32> = env.parse_or("OTHER", 7, "a whole number");
+        let absent: Option<u32> = env.parse_optional("ABSENT", "a whole number");
+        assert_eq!(absent, None);
         let unit = env.optional_or("UNIT", "Count");
         let kind = env.optional_or("KIND", "A");
         let got = env.finish(|| Some((ttl?, other?, unit, kind))).unwrap();

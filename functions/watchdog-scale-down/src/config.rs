@@ -38,20 +38,8 @@ impl WatchdogConfig {
         let ecs_cluster_name = env.required("ECS_CLUSTER_NAME");
         let sns_topic_arn = env.optional_topic_arn("SNS_TOPIC_ARN");
         let container_name = env.optional("CONTAINER_NAME");
-        let idle_minutes = env.optional("IDLE_MINUTES").map(|raw| {
-            let parsed = raw.parse::<u32>().ok();
-            if parsed.is_none() {
-                env.invalid("IDLE_MINUTES", &raw, "a whole number of minutes");
-            }
-            parsed
-        });
-        let left_up_hours = env.optional("LEFT_UP_HOURS").map(|raw| {
-            let parsed = raw.parse::<u32>().ok();
-            if parsed.is_none() {
-                env.invalid("LEFT_UP_HOURS", &raw, "a whole number of hours");
-            }
-            parsed
-        });
+        let idle_minutes = env.parse_optional("IDLE_MINUTES", "a whole number of minutes");
+        let left_up_hours = env.parse_optional("LEFT_UP_HOURS", "a whole number of hours");
         env.finish(|| {
             let asg_name = asg_name?;
             Some(WatchdogConfig {
@@ -62,8 +50,8 @@ impl WatchdogConfig {
                 stop_when_left_up: stop_when_left_up?,
                 ecs_cluster_name: ecs_cluster_name?,
                 sns_topic_arn,
-                idle_minutes: idle_minutes.flatten(),
-                left_up_hours: left_up_hours.flatten(),
+                idle_minutes,
+                left_up_hours,
             })
         })
     }
