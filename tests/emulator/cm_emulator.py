@@ -23,8 +23,15 @@ Harness endpoints (JSON):
 - ``GET /_cm/sns-messages?region=R``: every message published to an SNS topic of
   region R (default us-east-1): ``[{"TopicArn", "MessageId", "Subject", "Message",
   "MessageAttributes"}]``, in publish order per topic.
-- ``POST /_cm/reset``: forget counts and lifecycle actions (moto's own state is
-  reset with moto's ``POST /moto-api/reset``).
+- ``POST /_cm/faults``: inject faults, ``{"operation": "autoscaling:UpdateAutoScalingGroup"
+  (or "*"), "kind": "throttle" | "unavailable", "count": N}``: the next N matching
+  calls are answered, in the service's own protocol, with the error AWS gives when it
+  throttles (400 ``Throttling``; ``ThrottlingException`` for JSON services,
+  ``RequestLimitExceeded`` for EC2) or is unavailable (503 ``ServiceUnavailable``),
+  without reaching moto. Faulted calls are counted like the others.
+  ``GET /_cm/faults`` lists what is left; ``DELETE /_cm/faults`` clears them.
+- ``POST /_cm/reset``: forget counts, faults and lifecycle actions (moto's own state
+  is reset with moto's ``POST /moto-api/reset``).
 
 Run: ``python cm_emulator.py [--port 0]``. It prints ``CM_EMULATOR_READY <port>``
 on stdout once it listens, and exits when its standard input closes (so a test
@@ -174,6 +181,86 @@ def operation_name(environ: Environ, body: bytes) -> str:
 # ---------------------------------------------------------------------------
 
 
+# ---------------------------------------------------------------------------
+# Fault injection
+# ---------------------------------------------------------------------------
+
+FAULT_KINDS = ("throttle", "unavailable")
+
+
+def fault_response(kind: str, protocol: str, service: str) -> tuple[int, bytes, str]:
+    """(status, body, content type) of the error AWS answers when it throttles or is
+    unavailable, in the wire protocol the client speaks."""
+    if kind not in FAULT_KINDS:
+        raise ValueError(f"unknown fault kind {kind!r}: expected one of {FAULT_KINDS}")
+    status = 400 if kind == "throttle" else 503
+    message = "Rate exceeded" if kind == "throttle" else "Service unavailable (injected)"
+    request_id = str(uuid.uuid4())
+    if protocol == "cbor":
+        code = "Throttling" if kind == "throttle" else "ServiceUnavailable"
+        body = cbor2.dumps({"__type": f"com.amazonaws.cloudwatch#{code}", "message": message})
+        return status, body, "application/cbor"
+    if protocol == "json":
+        code = "ThrottlingException" if kind == "throttle" else "ServiceUnavailableException"
+        return status, json.dumps({"__type": code, "message": message}).encode(), "application/x-amz-json-1.1"
+    if service == "ec2":
+        code = "RequestLimitExceeded" if kind == "throttle" else "Unavailable"
+        xml = (f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error>"
+               f"</Errors><RequestID>{request_id}</RequestID></Response>")
+        return status, xml.encode(), "text/xml"
+    code = "Throttling" if kind == "throttle" else "ServiceUnavailable"
+    kind_of = "Sender" if kind == "throttle" else "Receiver"
+    xml = (f"<ErrorResponse><Error><Type>{kind_of}</Type><Code>{code}</Code><Message>{message}</Message>"
+           f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>")
+    return status, xml.encode(), "text/xml"
+
+
+def wire_protocol(environ: Environ) -> str:
+    """``cbor`` (CloudWatch RPCv2), ``json`` (X-Amz-Target), or ``xml`` (query, REST-XML)."""
+    if environ.get("PATH_INFO", "").startswith(RPCV2_PREFIX):
+        return "cbor"
+    if environ.get("HTTP_X_AMZ_TARGET"):
+        return "json"
+    return "xml"
+
+
+class Faults:
+    """Faults waiting to be served: operation (or ``*``) -> [kind, calls left]."""
+
+    def __init__(self) -> None:
+        self._faults: list[list[Any]] = []
+        self._lock = threading.Lock()
+
+    def add(self, doc: dict[str, Any]) -> dict[str, Any]:
+        operation, kind, count = doc.get("operation"), doc.get("kind"), doc.get("count", 1)
+        if not isinstance(operation, str) or not operation:
+            raise ValueError("operation must be 'service:Operation' or '*'")
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"kind must be one of {FAULT_KINDS}")
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise ValueError("count must be a positive integer")
+        with self._lock:
+            self._faults.append([operation, kind, count])
+        return {"operation": operation, "kind": kind, "count": count}
+
+    def take(self, operation: str) -> str | None:
+        """The fault kind for this call, if one is waiting (and count it served)."""
+        with self._lock:
+            for fault in self._faults:
+                if fault[2] > 0 and fault[0] in (operation, "*"):
+                    fault[2] -= 1
+                    return str(fault[1])
+        return None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [{"operation": o, "kind": k, "left": n} for o, k, n in self._faults if n > 0]
+
+
 class LifecycleActionError(Exception):
     """An answer AWS would give as a 400 ValidationError."""
 
@@ -283,7 +370,8 @@ def _read_body(environ: Environ) -> bytes:
 
 def _respond(start_response: StartResponse, status: int, body: bytes, content_type: str,
              extra: Iterable[tuple[str, str]] = ()) -> list[bytes]:
-    reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error"}
+    reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error",
+              503: "Service Unavailable"}
     headers = [("Content-Type", content_type), ("Content-Length", str(len(body))), *extra]
     start_response(f"{status} {reason.get(status, 'Status')}", headers)
     return [body]
@@ -301,6 +389,7 @@ class Bridge:
         self.app = app
         self.lifecycle = lifecycle
         self.calls: Counter[str] = Counter()
+        self.faults = Faults()
         self._lock = threading.Lock()
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -309,8 +398,21 @@ class Bridge:
         if path.startswith("/_cm/"):
             return self._harness(environ, start_response, path, body)
         if not path.startswith("/moto-api"):
+            operation = operation_name(environ, body)
             with self._lock:
-                self.calls[operation_name(environ, body)] += 1
+                self.calls[operation] += 1
+            fault = self.faults.take(operation)
+            if fault:
+                service, _ = signing_scope(environ)
+                protocol = wire_protocol(environ)
+                status, error, content_type = fault_response(fault, protocol, service or "")
+                extra = [("smithy-protocol", "rpc-v2-cbor")] if protocol == "cbor" else []
+                if service == "monitoring" and protocol != "xml":
+                    # CloudWatch is awsQueryCompatible: the query-era code and fault
+                    # travel in this header, which the SDKs read first.
+                    code = "Throttling;Sender" if fault == "throttle" else "ServiceUnavailable;Receiver"
+                    extra.append(("x-amzn-query-error", code))
+                return _respond(start_response, status, error, content_type, extra)
         if path.startswith(RPCV2_PREFIX):
             return self._cloudwatch_cbor(environ, start_response, path, body)
         service, region = signing_scope(environ)
@@ -406,9 +508,20 @@ class Bridge:
         if path == "/_cm/sns-messages" and method == "GET":
             region = parse_qs(environ.get("QUERY_STRING", "")).get("region", ["us-east-1"])[0]
             return _json(start_response, 200, moto_sns_messages(region))
+        if path == "/_cm/faults" and method == "POST":
+            try:
+                return _json(start_response, 200, self.faults.add(json.loads(body or b"{}")))
+            except ValueError as err:
+                return _json(start_response, 400, {"error": str(err)})
+        if path == "/_cm/faults" and method == "GET":
+            return _json(start_response, 200, self.faults.snapshot())
+        if path == "/_cm/faults" and method == "DELETE":
+            self.faults.clear()
+            return _json(start_response, 200, {"cleared": True})
         if path == "/_cm/reset" and method == "POST":
             with self._lock:
                 self.calls.clear()
+            self.faults.clear()
             self.lifecycle.reset()
             return _json(start_response, 200, {"reset": True})
         return _json(start_response, 404, {"error": f"no harness endpoint {method} {path}"})

@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 
 import boto3
+import botocore.config
 import botocore.exceptions
 import cbor2
 import pytest
@@ -35,13 +36,14 @@ def endpoint():
     thread.join()
 
 
-def client(service: str, endpoint: str):
+def client(service: str, endpoint: str, config=None):
     return boto3.client(
         service,
         endpoint_url=endpoint,
         region_name="us-east-1",
         aws_access_key_id="test",
         aws_secret_access_key="test",
+        config=config,
     )
 
 
@@ -255,3 +257,66 @@ def test_published_sns_messages_are_readable(endpoint):
         (topic, "mc is stopping", "mc is being stopped: idle.")
     ]
     assert messages[0]["MessageAttributes"] == {"event_type": {"DataType": "String", "StringValue": "idle"}}
+
+
+# -- fault injection -------------------------------------------------------------
+
+
+def no_retries(service: str, endpoint: str):
+    return client(service, endpoint, botocore.config.Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+
+
+@pytest.mark.parametrize(
+    "service, operation, call, kind, code, status",
+    [
+        ("autoscaling", "UpdateAutoScalingGroup",
+         lambda c: c.update_auto_scaling_group(AutoScalingGroupName="g", DesiredCapacity=1),
+         "throttle", "Throttling", 400),
+        ("sns", "Publish", lambda c: c.publish(TopicArn="arn:aws:sns:us-east-1:123456789012:t", Message="m"),
+         "unavailable", "ServiceUnavailable", 503),
+        ("ecs", "UpdateService", lambda c: c.update_service(cluster="c", service="s", desiredCount=1),
+         "throttle", "ThrottlingException", 400),
+        ("ec2", "DescribeInstances", lambda c: c.describe_instances(), "throttle", "RequestLimitExceeded", 400),
+        ("route53", "GET /2013-04-01/hostedzone/Z1/rrset", lambda c: c.list_resource_record_sets(HostedZoneId="Z1"),
+         "throttle", "Throttling", 400),
+    ],
+)
+def test_injected_faults_speak_each_services_protocol(endpoint, service, operation, call, kind, code, status):
+    assert harness(endpoint, "/_cm/faults", {"operation": f"{service}:{operation}", "kind": kind, "count": 1})[0] == 200
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        call(no_retries(service, endpoint))
+    assert err.value.response["Error"]["Code"] == code
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == status
+    assert harness(endpoint, "/_cm/faults")[1] == []
+
+
+def test_cloudwatch_faults_in_cbor_and_json_carry_the_query_compatible_code(endpoint):
+    harness(endpoint, "/_cm/faults", {"operation": "monitoring:PutMetricData", "kind": "throttle", "count": 2})
+    # RPCv2-CBOR, as the Rust SDK sends it.
+    auth = "AWS4-HMAC-SHA256 Credential=AK/20261124/us-east-1/monitoring/aws4_request, SignedHeaders=host"
+    request = urllib.request.Request(
+        endpoint + cm_emulator.RPCV2_PREFIX + "PutMetricData",
+        data=cbor2.dumps({"Namespace": "CM", "MetricData": [{"MetricName": "m", "Value": 1.0}]}),
+        method="POST",
+        headers={"smithy-protocol": "rpc-v2-cbor", "Content-Type": "application/cbor", "Authorization": auth},
+    )
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(request)
+    assert err.value.code == 400
+    assert err.value.headers["x-amzn-query-error"] == "Throttling;Sender"
+    assert cbor2.loads(err.value.read())["__type"] == "com.amazonaws.cloudwatch#Throttling"
+    # Whatever protocol boto3 picks for CloudWatch.
+    cloudwatch = no_retries("cloudwatch", endpoint)
+    put = lambda: cloudwatch.put_metric_data(Namespace="CM", MetricData=[{"MetricName": "m", "Value": 1.0}])
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        put()
+    assert err.value.response["Error"]["Code"] == "Throttling"
+    put()  # the third call reaches moto
+    assert harness(endpoint, "/_cm/calls")[1]["monitoring:PutMetricData"] == 3
+
+
+def test_bad_fault_requests_are_refused(endpoint):
+    for doc in ({"operation": "x:Y", "kind": "explode"}, {"kind": "throttle"},
+                {"operation": "x:Y", "kind": "throttle", "count": 0}):
+        status, answer = harness(endpoint, "/_cm/faults", doc)
+        assert status == 400 and answer["error"], doc

@@ -103,6 +103,7 @@ impl Emulator {
     /// SDK configuration pointing at the emulator, with test credentials.
     pub async fn sdk_config(&self) -> SdkConfig {
         aws_config::defaults(BehaviorVersion::latest())
+            .http_client(cm_core::aws::http_client())
             .endpoint_url(self.endpoint())
             .region(Region::new(REGION))
             .credentials_provider(Credentials::new("test", "test", None, None, "cm-testkit"))
@@ -184,6 +185,17 @@ impl Emulator {
                     || op.starts_with("GET "))
             })
             .collect()
+    }
+
+    /// The next `count` calls of `operation` (`service:Operation`, or `*`) are answered
+    /// with `kind` (`throttle`: 400 Throttling; `unavailable`: 503), in the service's
+    /// own protocol, without reaching moto.
+    pub fn inject_fault(&self, operation: &str, kind: &str, count: u32) {
+        self.harness(
+            "POST",
+            "/_cm/faults",
+            Some(&json!({"operation": operation, "kind": kind, "count": count})),
+        );
     }
 
     /// `{"pending": [...], "completed": [...]}`.

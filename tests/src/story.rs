@@ -107,7 +107,7 @@ fn sample(path: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", file.display()))
 }
 
-fn now_rfc3339() -> String {
+pub fn now_rfc3339() -> String {
     // Seconds since the epoch to a UTC timestamp, without a date library.
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -305,10 +305,9 @@ impl Story {
         format!("arn:aws:sns:us-east-1:123456789012:{TOPIC}")
     }
 
-    fn spawn(&self, name: &'static str, vars: &[(&str, String)], log_dir: &Path) -> Function {
+    fn spawn(&self, name: &'static str, log_dir: &Path) -> Function {
         let runtime = RuntimeApi::start(Duration::from_secs(120));
-        let mut env = self.emulator.aws_env();
-        env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        let env = self.function_env(name);
         let binary = functions_dir().join(name);
         let child = runtime.spawn(
             &binary,
@@ -323,11 +322,107 @@ impl Story {
         }
     }
 
+    /// The hosted zone's id (without `/hostedzone/`).
+    pub fn zone(&self) -> &str {
+        &self.zone
+    }
+
+    /// The whole environment of one function's process against this story's
+    /// emulator: the standard AWS variables plus the function's configuration, as
+    /// template.yaml sets it.
+    pub fn function_env(&self, name: &str) -> Vec<(String, String)> {
+        let vars: Vec<(&str, String)> = match name {
+            "dns-query-trigger" => vec![
+                ("DOMAIN_NAME", DOMAIN.into()),
+                ("ASG_NAME", GROUP.into()),
+                ("METRIC_NAMESPACE", "ContainerManager".into()),
+                ("METRIC_NAME", "DnsQueries".into()),
+                (
+                    "METRIC_DIMENSIONS",
+                    r#"{"ContainerName":"cm-demo-mc"}"#.into(),
+                ),
+                ("METRIC_THRESHOLD", "2500".into()),
+            ],
+            "asg-ecs-sync" => vec![
+                ("ASG_NAME", GROUP.into()),
+                ("ECS_CLUSTER_NAME", CLUSTER.into()),
+                ("ECS_SERVICE_NAME", SERVICE.into()),
+                ("DRAIN_TIMEOUT_SECONDS", "30".into()),
+                ("DRAIN_POLL_SECONDS", "1".into()),
+            ],
+            "dns-record-updater" => vec![
+                ("ASG_NAME", GROUP.into()),
+                ("HOSTED_ZONE_ID", self.zone.clone()),
+                ("DOMAIN_NAME", DOMAIN.into()),
+                ("SNS_TOPIC_ARN", self.topic_arn()),
+                ("CONTAINER_NAME", CONTAINER.into()),
+            ],
+            "watchdog-scale-down" => vec![
+                ("ASG_NAME", GROUP.into()),
+                ("IDLE_ALARM_NAME", IDLE_ALARM.into()),
+                ("LEFT_UP_ALARM_NAME", LEFT_UP_ALARM.into()),
+                ("ECS_CLUSTER_NAME", CLUSTER.into()),
+                ("SNS_TOPIC_ARN", self.topic_arn()),
+                ("CONTAINER_NAME", CONTAINER.into()),
+                ("IDLE_MINUTES", "30".into()),
+            ],
+            _ => Vec::new(),
+        };
+        let mut env = self.emulator.aws_env();
+        env.extend(vars.into_iter().map(|(k, v)| (k.to_string(), v)));
+        env
+    }
+
+    /// The event each function gets in the benchmarks, the one its everyday work
+    /// starts from: a query-log batch with a lookup of the container (trigger), the
+    /// launch of the group's in-service instance (ECS sync, DNS updater; the group is
+    /// scaled to 1 first if it has none), the idle alarm (watchdog).
+    pub async fn typical_event(&mut self, name: &str) -> Result<Value, String> {
+        match name {
+            "dns-query-trigger" => Ok(sample("dns-query-trigger/query-log-match.json")),
+            "asg-ecs-sync" | "dns-record-updater" => {
+                if self.in_service_instance().await.is_none() {
+                    cm_core::autoscaling::set_desired_capacity(&self.autoscaling, GROUP, 1)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                let instance = self
+                    .in_service_instance()
+                    .await
+                    .ok_or("the group has no InService instance after scaling to 1")?;
+                Ok(self.asg_event("launch-successful.json", &instance))
+            }
+            "watchdog-scale-down" => Ok(self.idle_alarm_event().await),
+            other => Err(format!("no such function: {other}")),
+        }
+    }
+
+    async fn idle_alarm_event(&self) -> Value {
+        let alarm = self
+            .cloudwatch
+            .describe_alarms()
+            .alarm_names(IDLE_ALARM)
+            .send()
+            .await
+            .ok()
+            .and_then(|o| {
+                o.metric_alarms()
+                    .first()
+                    .and_then(|a| a.alarm_arn().map(str::to_string))
+            })
+            .unwrap_or_default();
+        let mut event = sample("watchdog-scale-down/alarm-idle.json");
+        event["alarmArn"] = alarm.into();
+        event["alarmData"]["alarmName"] = IDLE_ALARM.into();
+        event
+    }
+
     async fn desired(&self) -> i32 {
         asg::desired(&self.autoscaling, GROUP).await
     }
 
-    async fn service_desired(&self) -> i32 {
+    /// The ECS service's desired count, or -1 if it cannot be read.
+    pub async fn service_desired(&self) -> i32 {
         self.ecs
             .describe_services()
             .cluster(CLUSTER)
@@ -339,7 +434,8 @@ impl Story {
             .unwrap_or(-1)
     }
 
-    async fn record(&self) -> String {
+    /// The values of the container's A record, joined by commas.
+    pub async fn record(&self) -> String {
         self.route53
             .list_resource_record_sets()
             .hosted_zone_id(&self.zone)
@@ -605,56 +701,10 @@ impl Story {
         let _ = std::fs::create_dir_all(&log_dir);
         self.report.log_dir = log_dir.clone();
         let fx = Functions {
-            trigger: self.spawn(
-                "dns-query-trigger",
-                &[
-                    ("DOMAIN_NAME", DOMAIN.into()),
-                    ("ASG_NAME", GROUP.into()),
-                    ("METRIC_NAMESPACE", "ContainerManager".into()),
-                    ("METRIC_NAME", "DnsQueries".into()),
-                    (
-                        "METRIC_DIMENSIONS",
-                        r#"{"ContainerName":"cm-demo-mc"}"#.into(),
-                    ),
-                    ("METRIC_THRESHOLD", "2500".into()),
-                ],
-                &log_dir,
-            ),
-            sync: self.spawn(
-                "asg-ecs-sync",
-                &[
-                    ("ASG_NAME", GROUP.into()),
-                    ("ECS_CLUSTER_NAME", CLUSTER.into()),
-                    ("ECS_SERVICE_NAME", SERVICE.into()),
-                    ("DRAIN_TIMEOUT_SECONDS", "30".into()),
-                    ("DRAIN_POLL_SECONDS", "1".into()),
-                ],
-                &log_dir,
-            ),
-            dns: self.spawn(
-                "dns-record-updater",
-                &[
-                    ("ASG_NAME", GROUP.into()),
-                    ("HOSTED_ZONE_ID", self.zone.clone()),
-                    ("DOMAIN_NAME", DOMAIN.into()),
-                    ("SNS_TOPIC_ARN", self.topic_arn()),
-                    ("CONTAINER_NAME", CONTAINER.into()),
-                ],
-                &log_dir,
-            ),
-            watchdog: self.spawn(
-                "watchdog-scale-down",
-                &[
-                    ("ASG_NAME", GROUP.into()),
-                    ("IDLE_ALARM_NAME", IDLE_ALARM.into()),
-                    ("LEFT_UP_ALARM_NAME", LEFT_UP_ALARM.into()),
-                    ("ECS_CLUSTER_NAME", CLUSTER.into()),
-                    ("SNS_TOPIC_ARN", self.topic_arn()),
-                    ("CONTAINER_NAME", CONTAINER.into()),
-                    ("IDLE_MINUTES", "30".into()),
-                ],
-                &log_dir,
-            ),
+            trigger: self.spawn("dns-query-trigger", &log_dir),
+            sync: self.spawn("asg-ecs-sync", &log_dir),
+            dns: self.spawn("dns-record-updater", &log_dir),
+            watchdog: self.spawn("watchdog-scale-down", &log_dir),
         };
 
         // 1-2. A player's lookup starts the group; the launch is followed.
@@ -699,22 +749,8 @@ impl Story {
         self.follow_launch(&fx, &second, "console edit").await;
 
         // 4. Idle: the alarm goes to ALARM and invokes the watchdog directly.
-        let alarm = self
-            .cloudwatch
-            .describe_alarms()
-            .alarm_names(IDLE_ALARM)
-            .send()
-            .await
-            .ok()
-            .and_then(|o| {
-                o.metric_alarms()
-                    .first()
-                    .and_then(|a| a.alarm_arn().map(str::to_string))
-            })
-            .unwrap_or_default();
-        let mut event = sample("watchdog-scale-down/alarm-idle.json");
-        event["alarmArn"] = alarm.clone().into();
-        event["alarmData"]["alarmName"] = IDLE_ALARM.into();
+        let event = self.idle_alarm_event().await;
+        let alarm = event["alarmArn"].as_str().unwrap_or_default().to_string();
         let outcome = fx.watchdog.invoke(event);
         let after = self.desired().await;
         let message = self.last_message();

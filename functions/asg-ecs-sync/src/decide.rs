@@ -1,6 +1,8 @@
 //! The pure part: what an ASG event means for the ECS service.
 
-use cm_core::asg_event::{another_instance_serving, AsgEvent, AsgSignal, LifecycleAction};
+use cm_core::asg_event::{
+    another_instance_serving, stale_launch, AsgEvent, AsgSignal, LifecycleAction,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Plan {
@@ -18,7 +20,9 @@ pub enum Plan {
     },
 }
 
-/// `instances`: the group's (instance id, lifecycle state) pairs, read for a terminate.
+/// `instances`: the group's (instance id, lifecycle state) pairs as they are now
+/// (`None` when they were not read). A launch of an instance that already left the
+/// group is stale (delivered late or twice) and changes nothing.
 pub fn decide(event: &AsgEvent, instances: Option<&[(String, String)]>) -> Plan {
     match &event.signal {
         AsgSignal::Launch {
@@ -27,7 +31,18 @@ pub fn decide(event: &AsgEvent, instances: Option<&[(String, String)]>) -> Plan 
         } => Plan::Ignore {
             why: format!("{instance_id} launched into the warm pool, not into service"),
         },
-        AsgSignal::Launch { .. } => Plan::StartService,
+        AsgSignal::Launch { instance_id, .. } => {
+            let stale = instances.and_then(|list| {
+                stale_launch(
+                    list.iter().map(|(i, s)| (i.as_str(), s.as_str())),
+                    instance_id,
+                )
+            });
+            match stale {
+                Some(why) => Plan::Ignore { why },
+                None => Plan::StartService,
+            }
+        }
         AsgSignal::Terminate(action) => {
             let successor = instances.and_then(|list| {
                 another_instance_serving(
@@ -70,6 +85,27 @@ mod tests {
         };
         assert_eq!(decide(&launch(true), None), Plan::StartService);
         assert!(matches!(decide(&launch(false), None), Plan::Ignore { .. }));
+        let serving = vec![("i-1".to_string(), "InService".to_string())];
+        assert_eq!(decide(&launch(true), Some(&serving)), Plan::StartService);
+    }
+
+    #[test]
+    fn a_stale_launch_changes_nothing() {
+        let launch = AsgEvent {
+            group: "g".into(),
+            signal: AsgSignal::Launch {
+                instance_id: "i-1".into(),
+                into_service: true,
+            },
+        };
+        let gone = vec![("i-2".to_string(), "InService".to_string())];
+        let leaving = vec![("i-1".to_string(), "Terminating:Wait".to_string())];
+        for list in [gone, leaving] {
+            assert!(
+                matches!(decide(&launch, Some(&list)), Plan::Ignore { ref why } if why.starts_with("stale launch")),
+                "{list:?}"
+            );
+        }
     }
 
     #[test]

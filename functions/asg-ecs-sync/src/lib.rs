@@ -46,9 +46,14 @@ pub async fn handle<A: SyncActions>(
 ) -> Result<Summary, cm_core::Error> {
     let started = Instant::now();
     let parsed = asg_event::parse(event, &config.asg_name)?;
+    // The group as it is now: a terminate needs it to know whether another instance
+    // takes over, a launch to know whether it is stale (delivered late or twice).
     let instances = match parsed.signal {
-        AsgSignal::Terminate(_) => Some(actions.group_instances(&config.asg_name).await?),
-        AsgSignal::Launch { .. } => None,
+        AsgSignal::Launch {
+            into_service: false,
+            ..
+        } => None,
+        _ => Some(actions.group_instances(&config.asg_name).await?),
     };
     let plan = decide::decide(&parsed, instances.as_deref());
     let mut summary = Summary {

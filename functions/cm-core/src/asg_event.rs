@@ -122,6 +122,26 @@ pub fn is_pending_or_in_service(state: &str) -> bool {
     state == "InService" || state.starts_with("Pending")
 }
 
+/// Why a launch event is stale, if it is: EventBridge may deliver it late or twice,
+/// after the instance already left the group (a quick scale-in, a terminate delivered
+/// first). Following it would start the service, or point the name at an address,
+/// for an instance that is gone. `instances` are the group's (instance id, lifecycle
+/// state) pairs as they are now.
+pub fn stale_launch<'a>(
+    instances: impl IntoIterator<Item = (&'a str, &'a str)>,
+    instance_id: &str,
+) -> Option<String> {
+    match instances.into_iter().find(|(id, _)| *id == instance_id) {
+        None => Some(format!(
+            "stale launch: {instance_id} is no longer in the group"
+        )),
+        Some((_, state)) if !is_pending_or_in_service(state) => Some(format!(
+            "stale launch: {instance_id} is {state}, not Pending or InService"
+        )),
+        Some(_) => None,
+    }
+}
+
 /// Is another instance than `instance_id` Pending or InService? `instances` are
 /// (instance id, lifecycle state) pairs from DescribeAutoScalingGroups.
 pub fn another_instance_serving<'a>(
@@ -138,6 +158,15 @@ pub fn another_instance_serving<'a>(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_launch_is_stale_once_the_instance_left_the_group_or_terminates() {
+        let group = [("i-1", "InService"), ("i-2", "Terminating:Wait")];
+        assert_eq!(stale_launch(group, "i-1"), None);
+        assert_eq!(stale_launch([("i-1", "Pending:Wait")], "i-1"), None);
+        assert!(stale_launch(group, "i-2").is_some_and(|w| w.contains("Terminating:Wait")));
+        assert!(stale_launch(group, "i-3").is_some_and(|w| w.contains("no longer in the group")));
+    }
 
     fn launch() -> Value {
         json!({

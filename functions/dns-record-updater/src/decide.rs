@@ -3,7 +3,7 @@
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use cm_core::asg_event::{another_instance_serving, AsgEvent, AsgSignal};
+use cm_core::asg_event::{another_instance_serving, stale_launch, AsgEvent, AsgSignal};
 use cm_core::Error;
 
 use crate::config::DnsConfig;
@@ -126,6 +126,21 @@ pub fn decide(config: &DnsConfig, event: &AsgEvent, facts: &Facts) -> Result<Pla
             )),
         }),
         AsgSignal::Launch { instance_id, .. } => {
+            // Checked first: an instance that already left has no address to give.
+            let stale = facts.group_instances.as_deref().and_then(|group| {
+                stale_launch(
+                    group.iter().map(|(i, s)| (i.as_str(), s.as_str())),
+                    instance_id,
+                )
+            });
+            if let Some(why) = stale {
+                return Ok(Plan {
+                    event: "ignored",
+                    changes: Vec::new(),
+                    message: None,
+                    note: Some(why),
+                });
+            }
             let addresses = facts.addresses.clone().unwrap_or_default();
             let ipv4 = addresses.ipv4.ok_or_else(|| Error::Aws {
                 operation: format!("DescribeInstances {instance_id}"),
@@ -269,6 +284,25 @@ mod tests {
             ]
         );
         assert_eq!(plan.message.unwrap().text, "mc is up at 203.0.113.7");
+    }
+
+    #[test]
+    fn a_stale_launch_leaves_the_record_alone() {
+        // Delivered after the instance left: it has no address any more either.
+        for group in [
+            vec![],
+            vec![("i-new".to_string(), "Terminating:Wait".to_string())],
+        ] {
+            let facts = Facts {
+                addresses: Some(Addresses::default()),
+                records: vec![record("A", "0.0.0.0")],
+                group_instances: Some(group),
+            };
+            let plan = decide(&config(), &launch(), &facts).unwrap();
+            assert_eq!(plan.event, "ignored");
+            assert!(plan.changes.is_empty() && plan.message.is_none());
+            assert!(plan.note.unwrap().starts_with("stale launch"));
+        }
     }
 
     #[test]

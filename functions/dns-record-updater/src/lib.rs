@@ -38,14 +38,17 @@ pub async fn handle<A: DnsActions>(
             ..
         } => Facts::default(),
         AsgSignal::Launch { instance_id, .. } => {
-            let (addresses, records) = tokio::try_join!(
+            // The group too: a launch delivered late or twice, after the instance
+            // left, must not point the name at it.
+            let (addresses, records, group) = tokio::try_join!(
                 actions.instance_addresses(instance_id),
                 actions.current_records(&config.hosted_zone_id, &config.domain_name),
+                actions.group_instances(&config.asg_name),
             )?;
             Facts {
                 addresses: Some(addresses),
                 records,
-                group_instances: None,
+                group_instances: Some(group),
             }
         }
         AsgSignal::Terminate(_) => {

@@ -1,0 +1,85 @@
+//! The trigger's pure path on realistic batches: `awslogs.data` (base64 of gzip of the
+//! JSON envelope) -> decoded batch -> lines counted and matched.
+//!
+//! `cargo bench -p dns-query-trigger --bench decode_filter` (or `scripts/bench`, which
+//! also writes the results to BENCHMARKS.md). Target: 10,000 lines in <= 10 ms.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use dns_query_trigger::decide::{decide, QueryTarget};
+use dns_query_trigger::decode::{decode_event, encode_data};
+use serde_json::{json, Value};
+
+/// A subscription event of `lines` query-log lines, one per log event as Route53
+/// writes them: mostly other names and types, one in ten a lookup of the container.
+fn event(lines: usize) -> Value {
+    let names = [
+        "mc.example.com",
+        "_minecraft._tcp.mc.example.com",
+        "www.example.com",
+        "mc.example.com.",
+        "MC.EXAMPLE.COM",
+        "api.example.com",
+        "example.com",
+        "mail.example.com",
+        "vh.example.com",
+        "pw.example.com",
+    ];
+    let types = ["A", "SRV", "AAAA", "A", "A", "A", "MX", "TXT", "A", "HTTPS"];
+    let log_events: Vec<Value> = (0..lines)
+        .map(|i| {
+            let k = i % names.len();
+            json!({
+                "id": format!("{:056}", i),
+                "timestamp": 1_700_000_000_000_i64 + i as i64,
+                "message": format!(
+                    "1.0 2026-11-24T08:16:{:02}.{:03}Z Z0123456789ABCDEFGHIJ {} {} NOERROR UDP FRA6 192.0.2.{} -",
+                    i % 60, i % 1000, names[k], types[k], i % 250
+                ),
+            })
+        })
+        .collect();
+    let data = serde_json::from_value(json!({
+        "messageType": "DATA_MESSAGE",
+        "owner": "123456789012",
+        "logGroup": "/aws/route53/example.com",
+        "logStream": "Z0123456789ABCDEFGHIJ/FRA6",
+        "subscriptionFilters": ["cm-filter-dev-mc"],
+        "logEvents": log_events,
+    }))
+    .expect("a valid batch");
+    json!({ "awslogs": { "data": encode_data(&data) } })
+}
+
+fn decode_filter(c: &mut Criterion) {
+    let target = QueryTarget {
+        name: "mc.example.com".to_string(),
+        record_type: "A".to_string(),
+    };
+    let mut group = c.benchmark_group("decode_filter");
+    for lines in [10usize, 1_000, 10_000] {
+        let event = event(lines);
+        // The benchmark measures real work: check once that it sees every line and
+        // finds the container's lookups (mc.example.com A, with and without the dot,
+        // in any case).
+        let data = decode_event(&event).expect("decodes");
+        let decision = decide(&data, &target);
+        assert_eq!(decision.lines_seen, lines);
+        assert_eq!(
+            decision.lines_matched,
+            (0..lines).filter(|i| [0, 3, 4].contains(&(i % 10))).count()
+        );
+        group.throughput(Throughput::Elements(lines as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(lines), &event, |b, event| {
+            b.iter(|| {
+                let data = decode_event(black_box(event)).expect("decodes");
+                black_box(decide(&data, &target))
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, decode_filter);
+criterion_main!(benches);
