@@ -340,6 +340,27 @@ async fn bad_input_is_refused_or_ignored_and_changes_nothing() {
     for (case, event, expect) in watchdog_cases {
         check(&watchdog, case, event, &expect, &story);
     }
+
+    // Pointed at resources that are not there (a zone or cluster of another stack,
+    // deleted, or mistyped): AWS refuses the call (the emulator counts the attempt),
+    // the invocation fails, and the container's own service and record stay as
+    // they are.
+    let (service_before, record_before) = (story.service_desired().await, story.record().await);
+    let elsewhere = [
+        (DNS, "HOSTED_ZONE_ID", "Z0000NOSUCHZONE"),
+        (SYNC, "ECS_CLUSTER_NAME", "someone-elses-cluster"),
+    ];
+    for (name, variable, value) in elsewhere {
+        let function = Function::start(&story, name, &[(variable, Some(value))]);
+        let outcome = function.invoke(launch.clone());
+        let message = outcome
+            .error()
+            .map(|e| e["errorMessage"].to_string())
+            .unwrap_or_else(|| panic!("{name} with {variable}={value}: {outcome:?}"));
+        assert!(message.contains(value), "{name}: {message}");
+    }
+    assert_eq!(story.service_desired().await, service_before);
+    assert_eq!(story.record().await, record_before);
 }
 
 /// Starts a function with a changed environment and waits for it to exit.

@@ -9,6 +9,8 @@ pub mod config;
 pub mod error;
 pub mod logging;
 pub mod runtime;
+#[cfg(any(test, feature = "proptest"))]
+pub mod testing;
 
 pub use config::{ConfigError, Env};
 pub use error::Error;

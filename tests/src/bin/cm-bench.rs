@@ -10,7 +10,14 @@
 //! ```text
 //! cm-bench [--runs N] [--warm N] [--functions a,b] [--no-baseline]
 //!          [--functions-dir DIR] [--python PATH] [--out FILE] [--json FILE]
-//!          [--criterion DIR]
+//!          [--criterion DIR] [--env KEY=VALUE]...
+//! ```
+//!
+//! `--env` adds a variable to every measured process (Rust and Python alike), e.g.
+//! `SSL_CERT_FILE` to load one CA bundle as on Lambda's provided.al2023 instead of a
+//! whole certificate directory.
+//!
+//! ```text
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -44,6 +51,7 @@ struct Options {
     python: Option<PathBuf>,
     baseline: bool,
     json: Option<PathBuf>,
+    extra_env: Vec<(String, String)>,
     functions_dir: PathBuf,
     out: Option<PathBuf>,
     criterion: PathBuf,
@@ -54,7 +62,8 @@ fn usage(problem: &str) -> ! {
     eprintln!("cm-bench: {problem}");
     eprintln!(
         "usage: cm-bench [--runs N] [--warm N] [--functions a,b] [--no-baseline] \
-         [--functions-dir DIR] [--python PATH] [--out FILE] [--json FILE] [--criterion DIR]"
+         [--functions-dir DIR] [--python PATH] [--out FILE] [--json FILE] [--criterion DIR] \
+         [--env KEY=VALUE]..."
     );
     std::process::exit(2);
 }
@@ -68,6 +77,7 @@ fn options() -> Options {
         python: Some(root.join(".venv/bin/python")),
         baseline: true,
         json: None,
+        extra_env: Vec::new(),
         functions_dir: root.join("target/release"),
         out: None,
         criterion: root.join("target/criterion"),
@@ -114,6 +124,13 @@ fn options() -> Options {
             }
             "--no-baseline" => o.baseline = false,
             "--json" => o.json = Some(PathBuf::from(value("--json"))),
+            "--env" => {
+                let pair = value("--env");
+                let (k, v) = pair
+                    .split_once('=')
+                    .unwrap_or_else(|| usage("--env takes KEY=VALUE"));
+                o.extra_env.push((k.to_string(), v.to_string()));
+            }
             "--python" => o.python = Some(PathBuf::from(value("--python"))),
             "--functions-dir" => o.functions_dir = PathBuf::from(value("--functions-dir")),
             "--out" => o.out = Some(PathBuf::from(value("--out"))),
@@ -425,10 +442,22 @@ fn report(o: &Options, rows: &[Row], started: &str) -> String {
              new process per run with the event already queued, spawn -> response received, \
              {} runs. Warm: one process, {} events one after another, latency (queued -> \
              response received) of the 10th to the last. Peak RSS: the process's VmHWM. Zip: \
-             the bootstrap alone, deflated (level 9).",
+             the bootstrap alone, deflated (level 9).{}",
             o.functions_dir.display(),
             o.runs,
-            o.warm
+            o.warm,
+            if o.extra_env.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " Extra environment: {}.",
+                    o.extra_env
+                        .iter()
+                        .map(|(k, v)| format!("`{k}={v}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
         ),
     );
     line(&mut out, String::new());
@@ -554,6 +583,12 @@ fn report(o: &Options, rows: &[Row], started: &str) -> String {
 
 fn quiet_step(_: &Step) {}
 
+fn with_extra(mut env: Vec<(String, String)>, extra: &[(String, String)]) -> Vec<(String, String)> {
+    env.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
+    env.extend(extra.iter().cloned());
+    env
+}
+
 #[tokio::main]
 async fn main() {
     let o = options();
@@ -592,7 +627,7 @@ async fn main() {
             name: name.clone(),
             program: o.functions_dir.join(name),
             args: Vec::new(),
-            env: story.function_env(name),
+            env: with_extra(story.function_env(name), &o.extra_env),
             event,
         });
         if name == "dns-query-trigger" && o.baseline {
@@ -604,7 +639,7 @@ async fn main() {
                         .join("benchmarks/python/bootstrap.py")
                         .to_string_lossy()
                         .into_owned()],
-                    env: story.function_env(name),
+                    env: with_extra(story.function_env(name), &o.extra_env),
                     event: targets[targets.len() - 1].event.clone(),
                 });
             }
@@ -650,9 +685,13 @@ async fn main() {
         });
     }
     if failed {
-        eprintln!("cm-bench: a function failed; no report written");
+        eprintln!(
+            "cm-bench: a function failed; no report written (logs kept in {})",
+            logs.display()
+        );
         std::process::exit(1);
     }
+    let _ = std::fs::remove_dir_all(&logs);
     if let Some(path) = &o.json {
         let json: Vec<Value> = rows
             .iter()
