@@ -5,7 +5,8 @@
 //! format counts.
 //!
 //! Bounded: proptest's default 256 cases per property (PROPTEST_CASES overrides);
-//! a failing case is saved under proptest-regressions/ and replayed first from then on.
+//! proptest saves a failing case in a regressions file (commit it with the fix) and
+//! replays it first from then on.
 
 use std::io::Write;
 

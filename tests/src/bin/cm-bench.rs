@@ -570,14 +570,17 @@ fn report(o: &Options, rows: &[Row], started: &str) -> String {
             None => line(&mut out, format!("| {lines} | not run | |")),
         }
     }
-    // Sections kept beside the generated ones: the release profiles' comparison
-    // (written by scripts/bench-profiles) and the notes on the results.
-    for part in ["benchmarks/profiles.md", "benchmarks/NOTES.md"] {
-        if let Ok(text) = std::fs::read_to_string(repo_root().join(part)) {
-            line(&mut out, String::new());
-            out.push_str(&text);
-        }
+    // The release profiles' comparison, written by scripts/bench-profiles.
+    if let Ok(text) = std::fs::read_to_string(repo_root().join("benchmarks/profiles.md")) {
+        line(&mut out, String::new());
+        out.push_str(&text);
     }
+    line(&mut out, String::new());
+    line(
+        &mut out,
+        "What the figures mean, and why a target is missed where it is: `benchmarks/NOTES.md`."
+            .into(),
+    );
     out
 }
 
