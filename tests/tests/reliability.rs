@@ -363,8 +363,13 @@ async fn bad_input_is_refused_or_ignored_and_changes_nothing() {
     assert_eq!(story.record().await, record_before);
 }
 
-/// Starts a function with a changed environment and waits for it to exit.
-fn start_fails(story: &Story, name: &'static str, change: &[(&str, Option<&str>)]) -> String {
+/// Starts a function with a changed environment and waits for it to exit; returns
+/// its log and the init error it reported to the Runtime API.
+fn start_fails(
+    story: &Story,
+    name: &'static str,
+    change: &[(&str, Option<&str>)],
+) -> (String, Value) {
     let mut function = Function::start(story, name, change);
     let deadline = Instant::now() + TIMEOUT;
     loop {
@@ -377,7 +382,11 @@ fn start_fails(story: &Story, name: &'static str, change: &[(&str, Option<&str>)
             _ => std::thread::sleep(Duration::from_millis(20)),
         }
     }
-    std::fs::read_to_string(&function.log).unwrap_or_default()
+    let init_error = function.runtime.init_error().unwrap_or(Value::Null);
+    (
+        std::fs::read_to_string(&function.log).unwrap_or_default(),
+        init_error,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -431,11 +440,20 @@ async fn bad_configuration_stops_the_start_naming_every_variable() {
     ];
     let before = story.emulator.calls();
     for (name, change, named) in cases {
-        let log = start_fails(&story, name, &change);
+        let (log, init_error) = start_fails(&story, name, &change);
+        assert_eq!(
+            init_error["errorType"], "ConfigError",
+            "{name}: {init_error}"
+        );
+        let reported = init_error["errorMessage"].as_str().unwrap_or_default();
         for variable in named {
             assert!(
                 log.contains(variable),
                 "{name} with {change:?}: the log does not name {variable}: {log}"
+            );
+            assert!(
+                reported.contains(variable),
+                "{name} with {change:?}: the init error does not name {variable}: {reported}"
             );
         }
     }

@@ -11,13 +11,52 @@ use serde_json::Value;
 
 use crate::{ConfigError, Env, Error};
 
-/// Starts logging and reads the configuration from the process environment.
+/// Starts logging and reads the configuration from the process environment. A bad
+/// configuration is logged, reported to Lambda as the init error, and returned (the
+/// process then exits).
 pub fn start<C>(read: impl FnOnce(Env<'static>) -> Result<C, ConfigError>) -> Result<C, Error> {
     crate::logging::init();
     read(Env::from_process()).map_err(|err| {
         tracing::error!(problems = ?err.problems, "{err}");
-        Error::Config(err)
+        let err = Error::Config(err);
+        report_init_error(&err);
+        err
     })
+}
+
+/// Tells Lambda why the function could not start (`POST /runtime/init/error`), so
+/// the invocation fails with `Runtime.InitError` and this message, which names every
+/// bad variable, instead of a bare exit code. Outside Lambda (no
+/// `AWS_LAMBDA_RUNTIME_API`) it does nothing; a failure to report is logged.
+fn report_init_error(err: &Error) {
+    use std::io::{BufRead, BufReader, Write};
+    let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") else {
+        return;
+    };
+    let body =
+        serde_json::json!({"errorType": err.kind(), "errorMessage": err.to_string()}).to_string();
+    let request = format!(
+        "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: {api}\r\n\
+         Content-Type: application/json\r\nLambda-Runtime-Function-Error-Type: Runtime.InitError\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let timeout = Some(std::time::Duration::from_secs(5));
+    let answer = std::net::TcpStream::connect(&api).and_then(|mut stream| {
+        stream.set_read_timeout(timeout)?;
+        stream.set_write_timeout(timeout)?;
+        stream.write_all(request.as_bytes())?;
+        let mut status = String::new();
+        BufReader::new(stream).read_line(&mut status)?;
+        Ok(status)
+    });
+    match answer {
+        Ok(status) if status.split_whitespace().nth(1) == Some("202") => {}
+        Ok(status) => {
+            tracing::warn!(status = %status.trim(), "the Runtime API refused the init error")
+        }
+        Err(e) => tracing::warn!(error = %e, "could not report the init error to the Runtime API"),
+    }
 }
 
 /// Runs the Lambda runtime loop: each event (payload and context, whose deadline
