@@ -180,8 +180,21 @@ impl RuntimeApi {
         env: &[(String, String)],
         log: Option<&Path>,
     ) -> Child {
-        let mut command = Command::new(binary);
-        command.env_clear();
+        self.spawn_with_args(binary, &[], function_name, env, log)
+    }
+
+    /// [`RuntimeApi::spawn`] for a program that needs arguments, e.g. an interpreter
+    /// and the runtime script it runs.
+    pub fn spawn_with_args(
+        &self,
+        program: &Path,
+        args: &[String],
+        function_name: &str,
+        env: &[(String, String)],
+        log: Option<&Path>,
+    ) -> Child {
+        let mut command = Command::new(program);
+        command.args(args).env_clear();
         if let Some(path) = std::env::var_os("PATH") {
             command.env("PATH", path);
         }
@@ -196,7 +209,7 @@ impl RuntimeApi {
         }
         command
             .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", binary.display()))
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", program.display()))
     }
 }
 

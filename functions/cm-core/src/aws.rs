@@ -14,9 +14,8 @@
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+use aws_smithy_http_client::Builder as HttpClientBuilder;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
-
-pub use aws_smithy_http_client::Builder as HttpClientBuilder;
 
 /// Attempts per AWS call, first one included, unless `AWS_MAX_ATTEMPTS` says otherwise.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;

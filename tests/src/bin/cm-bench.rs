@@ -179,26 +179,8 @@ struct Target {
 
 impl Target {
     fn spawn(&self, runtime: &RuntimeApi, log: &Path) -> Child {
-        if self.args.is_empty() {
-            runtime.spawn(&self.program, &self.name, &self.env, Some(log))
-        } else {
-            // The Python baseline: `python bootstrap.py`.
-            let mut command = Command::new(&self.program);
-            command.args(&self.args).env_clear();
-            if let Some(path) = std::env::var_os("PATH") {
-                command.env("PATH", path);
-            }
-            let file = std::fs::File::create(log).expect("create the function log");
-            let err = file.try_clone().expect("clone the log handle");
-            command
-                .envs(runtime.lambda_env(&self.name))
-                .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-                .stdin(std::process::Stdio::null())
-                .stdout(file)
-                .stderr(err)
-                .spawn()
-                .unwrap_or_else(|e| panic!("spawn {}: {e}", self.program.display()))
-        }
+        // A bootstrap binary, or the Python baseline: `python bootstrap.py`.
+        runtime.spawn_with_args(&self.program, &self.args, &self.name, &self.env, Some(log))
     }
 }
 
