@@ -6,6 +6,7 @@
 //! set, else `<repo>/.venv/bin/python`, which `scripts/test` creates.
 
 pub mod asg;
+pub mod contract;
 pub mod http;
 pub mod runtime_api;
 pub mod story;

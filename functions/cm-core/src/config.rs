@@ -3,6 +3,12 @@
 //! A function reads every variable it needs through one [`Env`], which records each
 //! missing or malformed variable by name instead of stopping at the first, so a
 //! misconfigured deployment is reported completely in one log line.
+//!
+//! Each function declares its variables once, as a list of [`EnvVar`]s
+//! (`config::VARS` in its crate). The reader is made from that list and refuses to
+//! read a variable that is not on it, so the list is the whole contract; the
+//! documentation, the template and `events/env.json` are checked against it by each
+//! function's contract test.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -22,11 +28,80 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// One environment variable of a function's contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnvVar {
+    pub name: &'static str,
+    pub required: bool,
+    /// The value used when unset (as documented), if any.
+    pub default: Option<&'static str>,
+    /// One line for people: what it is, with an example.
+    pub meaning: &'static str,
+}
+
+impl EnvVar {
+    pub const fn required(name: &'static str, meaning: &'static str) -> Self {
+        EnvVar {
+            name,
+            required: true,
+            default: None,
+            meaning,
+        }
+    }
+
+    pub const fn optional(name: &'static str, meaning: &'static str) -> Self {
+        EnvVar {
+            name,
+            required: false,
+            default: None,
+            meaning,
+        }
+    }
+
+    pub const fn with_default(
+        name: &'static str,
+        default: &'static str,
+        meaning: &'static str,
+    ) -> Self {
+        EnvVar {
+            name,
+            required: false,
+            default: Some(default),
+            meaning,
+        }
+    }
+}
+
+/// The variables every function reads besides its own (through the SDK and the
+/// logging set-up), for the documentation.
+pub const COMMON_VARS: &[EnvVar] = &[
+    EnvVar::with_default(
+        "AWS_MAX_ATTEMPTS",
+        "3",
+        "attempts per AWS call, in the SDK's standard retry mode",
+    ),
+    EnvVar::with_default(
+        "AWS_LAMBDA_LOG_LEVEL",
+        "INFO",
+        "set by Lambda's logging controls (ApplicationLogLevel); wins over RUST_LOG",
+    ),
+    EnvVar::with_default(
+        "AWS_LAMBDA_LOG_FORMAT",
+        "JSON",
+        "set by Lambda's logging controls: JSON, or Text for plain lines",
+    ),
+    EnvVar::optional(
+        "RUST_LOG",
+        "the local override of the log level and filters, when Lambda sets no level",
+    ),
+];
+
 type Lookup<'a> = Box<dyn Fn(&str) -> Option<String> + 'a>;
 
 /// A reader of environment variables that collects problems.
 pub struct Env<'a> {
     lookup: Lookup<'a>,
+    declared: Option<&'static [EnvVar]>,
     problems: Vec<String>,
 }
 
@@ -41,6 +116,7 @@ impl<'a> Env<'a> {
     pub fn new(lookup: impl Fn(&str) -> Option<String> + 'a) -> Self {
         Env {
             lookup: Box::new(lookup),
+            declared: None,
             problems: Vec::new(),
         }
     }
@@ -50,8 +126,22 @@ impl<'a> Env<'a> {
         Env::new(move |name| map.get(name).cloned())
     }
 
+    /// Restricts reading to the declared variables: reading any other is recorded as
+    /// a problem (a programming error that every configuration test then shows).
+    pub fn declared(mut self, vars: &'static [EnvVar]) -> Self {
+        self.declared = Some(vars);
+        self
+    }
+
     /// The value, trimmed; `None` when unset or blank.
     pub fn optional(&mut self, name: &str) -> Option<String> {
+        if let Some(vars) = self.declared {
+            if !vars.iter().any(|v| v.name == name) {
+                self.problems
+                    .push(format!("{name} is read but not declared in config::VARS"));
+                return None;
+            }
+        }
         (self.lookup)(name)
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
@@ -224,6 +314,21 @@ mod tests {
         env.required_dns_name("NAME");
         let err = env.finish(|| Some(())).unwrap_err();
         assert_eq!(err.problems.len(), 2, "{err}");
+    }
+
+    #[test]
+    fn a_declared_reader_refuses_undeclared_variables() {
+        const VARS: &[EnvVar] = &[EnvVar::required("ASG_NAME", "the group")];
+        let vars = map(&[("ASG_NAME", "g"), ("OTHER", "x")]);
+        let mut env = Env::from_map(&vars).declared(VARS);
+        let asg = env.required("ASG_NAME");
+        let other = env.optional("OTHER");
+        assert_eq!((asg.as_deref(), other), (Some("g"), None));
+        let err = env.finish(|| Some(())).unwrap_err();
+        assert_eq!(
+            err.problems,
+            vec!["OTHER is read but not declared in config::VARS".to_string()]
+        );
     }
 
     #[test]

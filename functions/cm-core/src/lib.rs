@@ -7,10 +7,11 @@ pub mod autoscaling;
 pub mod aws;
 pub mod config;
 pub mod error;
+pub mod fake;
 pub mod logging;
 pub mod runtime;
 #[cfg(any(test, feature = "proptest"))]
 pub mod testing;
 
-pub use config::{ConfigError, Env};
+pub use config::{ConfigError, Env, EnvVar};
 pub use error::Error;
