@@ -156,6 +156,30 @@ impl<'a> Env<'a> {
         value
     }
 
+    /// The value, or the default its declaration gives (see [`Env::declared`]) when
+    /// unset: the default is written once, in the declaration.
+    pub fn or_declared_default(&mut self, name: &str) -> String {
+        let default = self
+            .declared
+            .and_then(|vars| vars.iter().find(|v| v.name == name))
+            .and_then(|v| v.default);
+        if self.declared.is_some() && default.is_none() {
+            self.problems
+                .push(format!("{name} has no declared default in config::VARS"));
+        }
+        self.optional_or(name, default.unwrap_or_default())
+    }
+
+    /// Parses the value, or the declared default when unset.
+    pub fn parse_or_declared_default<T: FromStr>(
+        &mut self,
+        name: &str,
+        expected: &str,
+    ) -> Option<T> {
+        let raw = self.or_declared_default(name);
+        self.parse_value(name, &raw, expected)
+    }
+
     /// The value or `default` when unset.
     pub fn optional_or(&mut self, name: &str, default: &str) -> String {
         self.optional(name).unwrap_or_else(|| default.to_string())
@@ -328,6 +352,26 @@ mod tests {
         assert_eq!(
             err.problems,
             vec!["OTHER is read but not declared in config::VARS".to_string()]
+        );
+    }
+
+    #[test]
+    fn declared_defaults_are_used_when_unset() {
+        const VARS: &[EnvVar] = &[
+            EnvVar::with_default("TTL", "60", "ttl"),
+            EnvVar::with_default("UNIT", "Count", "unit"),
+            EnvVar::optional("NONE", "no default"),
+        ];
+        let vars = map(&[("UNIT", "Bytes")]);
+        let mut env = Env::from_map(&vars).declared(VARS);
+        let ttl: Option<u32> = env.parse_or_declared_default("TTL", "a whole number");
+        let unit = env.or_declared_default("UNIT");
+        let none = env.or_declared_default("NONE");
+        assert_eq!((ttl, unit.as_str(), none.as_str()), (Some(60), "Bytes", ""));
+        let err = env.finish(|| Some(())).unwrap_err();
+        assert_eq!(
+            err.problems,
+            vec!["NONE has no declared default in config::VARS".to_string()]
         );
     }
 

@@ -8,7 +8,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use dns_query_trigger::decide::{decide, QueryTarget};
-use dns_query_trigger::decode::{decode_event, encode_data};
+use dns_query_trigger::parse::{encode_data, parse};
 use serde_json::{json, Value};
 
 /// A subscription event of `lines` query-log lines, one per log event as Route53
@@ -63,8 +63,8 @@ fn decode_filter(c: &mut Criterion) {
         // The benchmark measures real work: check once that it sees every line and
         // finds the container's lookups (mc.example.com A, with and without the dot,
         // in any case).
-        let data = decode_event(&event).expect("decodes");
-        let decision = decide(&data, &target);
+        let data = parse(&event).expect("decodes");
+        let decision = decide(&target, &data);
         assert_eq!(decision.lines_seen, lines);
         assert_eq!(
             decision.lines_matched,
@@ -73,8 +73,8 @@ fn decode_filter(c: &mut Criterion) {
         group.throughput(Throughput::Elements(lines as u64));
         group.bench_with_input(BenchmarkId::from_parameter(lines), &event, |b, event| {
             b.iter(|| {
-                let data = decode_event(black_box(event)).expect("decodes");
-                black_box(decide(&data, &target))
+                let data = parse(black_box(event)).expect("decodes");
+                black_box(decide(&target, &data))
             })
         });
     }

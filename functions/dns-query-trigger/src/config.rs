@@ -1,14 +1,50 @@
-//! The trigger's configuration: the public contract of environment variables.
+//! The trigger's configuration: the environment variables it reads, declared once in
+//! [`VARS`] (docs/functions.md, template.yaml and events/env.json are checked against
+//! it by `tests/contract.rs`).
 
 use std::collections::BTreeMap;
 
 use aws_sdk_cloudwatch::types::StandardUnit;
-use cm_core::{ConfigError, Env};
+use cm_core::{ConfigError, Env, EnvVar};
 
 use crate::decide::QueryTarget;
 
+/// Every variable the trigger reads.
+pub const VARS: &[EnvVar] = &[
+    EnvVar::required(
+        "DOMAIN_NAME",
+        "the container's DNS name, e.g. `mc.example.com`",
+    ),
+    EnvVar::with_default("RECORD_TYPE", "A", "the query type that counts"),
+    EnvVar::required("ASG_NAME", "the container's Auto Scaling Group"),
+    EnvVar::optional(
+        "ASG_REGION",
+        "the container's region (its group, and the idle alarm that reads the keep-alive \
+         metric), when the function runs in us-east-1 with the query logs and the container \
+         elsewhere; unset: the function's region",
+    ),
+    EnvVar::required(
+        "METRIC_NAMESPACE",
+        "the keep-alive metric's namespace, e.g. `ContainerManager`",
+    ),
+    EnvVar::required(
+        "METRIC_NAME",
+        "the keep-alive metric's name, e.g. `DnsQueries`",
+    ),
+    EnvVar::with_default(
+        "METRIC_DIMENSIONS",
+        "{}",
+        "a JSON object of dimension names to values, e.g. `{\"ContainerName\":\"mc\"}`",
+    ),
+    EnvVar::with_default("METRIC_UNIT", "Count", "a CloudWatch unit"),
+    EnvVar::required(
+        "METRIC_THRESHOLD",
+        "the idle alarm's threshold; the metric is put at this + 1",
+    ),
+];
+
 #[derive(Debug, Clone, PartialEq)]
-pub struct TriggerConfig {
+pub struct Config {
     /// Which query-log lines count.
     pub query: QueryTarget,
     /// `ASG_NAME`
@@ -37,10 +73,11 @@ pub struct KeepAliveMetric {
 /// CloudWatch's limit on dimensions per metric.
 const MAX_DIMENSIONS: usize = 30;
 
-impl TriggerConfig {
-    pub fn from_env(mut env: Env<'_>) -> Result<Self, ConfigError> {
+impl Config {
+    pub fn from_env(env: Env<'_>) -> Result<Self, ConfigError> {
+        let mut env = env.declared(VARS);
         let domain = env.required_dns_name("DOMAIN_NAME");
-        let record_type = env.optional_or("RECORD_TYPE", "A").to_ascii_uppercase();
+        let record_type = env.or_declared_default("RECORD_TYPE").to_ascii_uppercase();
         let record_type = if record_type.chars().all(|c| c.is_ascii_alphanumeric()) {
             Some(record_type)
         } else {
@@ -55,17 +92,15 @@ impl TriggerConfig {
         let asg_region = env.optional("ASG_REGION");
         let namespace = env.required("METRIC_NAMESPACE");
         let name = env.required("METRIC_NAME");
-        let dimensions = env.optional("METRIC_DIMENSIONS").map_or_else(
-            || Some(BTreeMap::new()),
-            |raw| match parse_dimensions(&raw) {
-                Ok(dims) => Some(dims),
-                Err(expected) => {
-                    env.invalid("METRIC_DIMENSIONS", &raw, &expected);
-                    None
-                }
-            },
-        );
-        let unit_raw = env.optional_or("METRIC_UNIT", "Count");
+        let raw_dimensions = env.or_declared_default("METRIC_DIMENSIONS");
+        let dimensions = match parse_dimensions(&raw_dimensions) {
+            Ok(dims) => Some(dims),
+            Err(expected) => {
+                env.invalid("METRIC_DIMENSIONS", &raw_dimensions, &expected);
+                None
+            }
+        };
+        let unit_raw = env.or_declared_default("METRIC_UNIT");
         let unit = if StandardUnit::values().contains(&unit_raw.as_str()) {
             Some(StandardUnit::from(unit_raw.as_str()))
         } else {
@@ -86,7 +121,7 @@ impl TriggerConfig {
             }
         });
         env.finish(|| {
-            Some(TriggerConfig {
+            Some(Config {
                 query: QueryTarget {
                     name: domain?,
                     record_type: record_type?,
@@ -146,7 +181,7 @@ mod tests {
     #[test]
     fn reads_the_contract_with_defaults() {
         let map = full();
-        let cfg = TriggerConfig::from_env(Env::from_map(&map)).unwrap();
+        let cfg = Config::from_env(Env::from_map(&map)).unwrap();
         assert_eq!(cfg.query.name, "mc.example.com");
         assert_eq!(cfg.query.record_type, "A");
         assert_eq!(cfg.asg_region, None);
@@ -163,7 +198,7 @@ mod tests {
             ("METRIC_THRESHOLD", "ten"),
             ("RECORD_TYPE", "A A"),
         ]);
-        let err = TriggerConfig::from_env(Env::from_map(&map)).unwrap_err();
+        let err = Config::from_env(Env::from_map(&map)).unwrap_err();
         let text = err.to_string();
         for name in [
             "DOMAIN_NAME is not set",
@@ -184,9 +219,9 @@ mod tests {
     fn dimension_values_must_be_strings() {
         let mut map = full();
         map.insert("METRIC_DIMENSIONS".into(), r#"{"ContainerName":3}"#.into());
-        assert!(TriggerConfig::from_env(Env::from_map(&map)).is_err());
+        assert!(Config::from_env(Env::from_map(&map)).is_err());
         map.insert("METRIC_DIMENSIONS".into(), "{}".into());
-        let cfg = TriggerConfig::from_env(Env::from_map(&map)).unwrap();
+        let cfg = Config::from_env(Env::from_map(&map)).unwrap();
         assert!(cfg.metric.dimensions.is_empty());
     }
 
@@ -194,7 +229,7 @@ mod tests {
     fn a_domain_with_spaces_is_refused() {
         let mut map = full();
         map.insert("DOMAIN_NAME".into(), "mc example.com".into());
-        let err = TriggerConfig::from_env(Env::from_map(&map)).unwrap_err();
+        let err = Config::from_env(Env::from_map(&map)).unwrap_err();
         assert!(err.to_string().contains("DOMAIN_NAME must be a DNS name"));
     }
 }

@@ -1,11 +1,13 @@
-//! The pure part: which query-log lines count, and what to do about them.
+//! decide: which query-log lines count, and whether to start the container. Pure.
+//! The trigger observes nothing before deciding: a lookup starts the container
+//! whatever its state (setting desired capacity 1 on a running group changes nothing).
 //!
 //! A Route53 query log line is
 //! `1.0 2017-12-13T08:16:02.130Z Z123412341234 mc.example.com A NOERROR UDP FRA6 192.0.2.1 -`:
 //! version, timestamp, hosted zone, query name, query type, response code, protocol,
 //! edge location, resolver IP, EDNS client subnet.
 
-use aws_lambda_events::cloudwatch_logs::LogData;
+use crate::parse::Input;
 
 /// The name and record type whose lookups start the container.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +31,7 @@ impl QueryTarget {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Decision {
+pub struct Plan {
     pub lines_seen: usize,
     pub lines_matched: usize,
     /// Scale to 1 and keep the idle alarm quiet.
@@ -40,9 +42,9 @@ pub const DATA_MESSAGE: &str = "DATA_MESSAGE";
 
 /// Counts the matching lines; starts when at least one matches. A `CONTROL_MESSAGE`
 /// (CloudWatch Logs checking that the destination is reachable) never starts anything.
-pub fn decide(data: &LogData, target: &QueryTarget) -> Decision {
+pub fn decide(target: &QueryTarget, data: &Input) -> Plan {
     if data.message_type != DATA_MESSAGE {
-        return Decision::default();
+        return Plan::default();
     }
     let (mut seen, mut matched) = (0, 0);
     for line in data
@@ -56,7 +58,7 @@ pub fn decide(data: &LogData, target: &QueryTarget) -> Decision {
             matched += 1;
         }
     }
-    Decision {
+    Plan {
         lines_seen: seen,
         lines_matched: matched,
         start: matched > 0,
@@ -81,7 +83,7 @@ mod tests {
         )
     }
 
-    fn batch(kind: &str, messages: &[String]) -> LogData {
+    fn batch(kind: &str, messages: &[String]) -> Input {
         let events: Vec<_> = messages
             .iter()
             .enumerate()
@@ -124,8 +126,8 @@ mod tests {
             &[line("other.example.com", "A"), line("mc.example.com", "A")],
         );
         assert_eq!(
-            decide(&data, &target()),
-            Decision {
+            decide(&target(), &data),
+            Plan {
                 lines_seen: 2,
                 lines_matched: 1,
                 start: true
@@ -136,7 +138,7 @@ mod tests {
     #[test]
     fn a_batch_without_a_match_does_nothing() {
         let data = batch(DATA_MESSAGE, &[line("mc.example.com", "TXT")]);
-        let d = decide(&data, &target());
+        let d = decide(&target(), &data);
         assert!(!d.start);
         assert_eq!((d.lines_seen, d.lines_matched), (1, 0));
     }
@@ -147,17 +149,17 @@ mod tests {
             "CONTROL_MESSAGE",
             &["CWL CONTROL MESSAGE: Checking health of destination Kinesis stream.".into()],
         );
-        assert_eq!(decide(&control, &target()), Decision::default());
+        assert_eq!(decide(&target(), &control), Plan::default());
         assert_eq!(
-            decide(&batch(DATA_MESSAGE, &[]), &target()),
-            Decision::default()
+            decide(&target(), &batch(DATA_MESSAGE, &[])),
+            Plan::default()
         );
     }
 
     #[test]
     fn a_thousand_matching_lines_are_one_decision() {
         let lines: Vec<String> = (0..1000).map(|_| line("mc.example.com", "A")).collect();
-        let d = decide(&batch(DATA_MESSAGE, &lines), &target());
+        let d = decide(&target(), &batch(DATA_MESSAGE, &lines));
         assert_eq!((d.lines_seen, d.lines_matched, d.start), (1000, 1000, true));
     }
 }

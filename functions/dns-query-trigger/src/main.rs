@@ -1,12 +1,15 @@
-use dns_query_trigger::{handle, AwsTriggerActions, TriggerConfig};
+// The SDK futures nested in the handler exceed the default layout query depth (128).
+#![recursion_limit = "256"]
+
+use dns_query_trigger::{handle, AwsCloud, Config};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let config = cm_core::runtime::start(TriggerConfig::from_env)?;
+    let config = cm_core::runtime::start(Config::from_env)?;
     let sdk = cm_core::aws::load_sdk_config().await;
-    let actions = AwsTriggerActions::new(&sdk, config.asg_region.as_deref());
-    cm_core::runtime::serve(config, actions, |config, actions, event| async move {
-        handle(&config, &*actions, &event.payload).await
+    let cloud = AwsCloud::new(&sdk, config.asg_region.as_deref());
+    cm_core::runtime::serve(config, cloud, |config, cloud, event| async move {
+        handle(&config, &*cloud, &event.payload).await
     })
     .await
 }

@@ -1,3 +1,4 @@
+#![cfg(feature = "emulator")]
 //! The trigger against the local AWS emulator, with real SDK clients: the handler
 //! in-process, and the real binary behind a Lambda Runtime API server.
 
@@ -10,7 +11,7 @@ use aws_sdk_cloudwatch::types::{Dimension, Statistic};
 use aws_sdk_cloudwatch::Client as CloudWatch;
 use cm_core::Env;
 use cm_testkit::{asg, Emulator, Outcome, RuntimeApi};
-use dns_query_trigger::{decode, handle, AwsTriggerActions, TriggerConfig};
+use dns_query_trigger::{handle, parse, AwsCloud, Config};
 use serde_json::{json, Value};
 
 const GROUP: &str = "cm-asg-test-mc";
@@ -33,9 +34,9 @@ fn vars(group: &str) -> HashMap<String, String> {
     .collect()
 }
 
-fn config(group: &str) -> TriggerConfig {
+fn config(group: &str) -> Config {
     let vars = vars(group);
-    TriggerConfig::from_env(Env::from_map(&vars)).expect("valid test configuration")
+    Config::from_env(Env::from_map(&vars)).expect("valid test configuration")
 }
 
 fn query_line(name: &str, kind: &str, i: usize) -> String {
@@ -59,7 +60,7 @@ fn event(kind: &str, lines: &[String]) -> Value {
         "messageType": kind, "logEvents": events,
     }))
     .expect("a valid batch");
-    json!({"awslogs": {"data": decode::encode_data(&data)}})
+    json!({"awslogs": {"data": parse::encode_data(&data)}})
 }
 
 async fn create_group(autoscaling: &AutoScaling, name: &str, zone: &str) {
@@ -76,7 +77,7 @@ struct Setup {
     emulator: Emulator,
     autoscaling: AutoScaling,
     cloudwatch: CloudWatch,
-    actions: AwsTriggerActions,
+    actions: AwsCloud,
 }
 
 async fn setup() -> Setup {
@@ -86,7 +87,7 @@ async fn setup() -> Setup {
     create_group(&autoscaling, GROUP, "us-east-1a").await;
     emulator.reset_counts();
     Setup {
-        actions: AwsTriggerActions::new(&sdk, None),
+        actions: AwsCloud::new(&sdk, None),
         cloudwatch: CloudWatch::new(&sdk),
         autoscaling,
         emulator,
@@ -289,8 +290,8 @@ async fn asg_region_points_the_group_client_across_regions() {
     create_group(&eu, "cm-asg-test-eu", "eu-west-1a").await;
     let mut vars = vars("cm-asg-test-eu");
     vars.insert("ASG_REGION".into(), "eu-west-1".into());
-    let cfg = TriggerConfig::from_env(Env::from_map(&vars)).unwrap();
-    let actions = AwsTriggerActions::new(&sdk, cfg.asg_region.as_deref());
+    let cfg = Config::from_env(Env::from_map(&vars)).unwrap();
+    let actions = AwsCloud::new(&sdk, cfg.asg_region.as_deref());
     handle(
         &cfg,
         &actions,

@@ -14,7 +14,7 @@ use aws_lambda_events::cloudwatch_logs::LogData;
 use base64::Engine;
 use cm_core::testing::arb_json;
 use dns_query_trigger::decide::{decide, QueryTarget};
-use dns_query_trigger::decode::{decode_data, decode_event, encode_data};
+use dns_query_trigger::parse::{decode_data, encode_data, parse};
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -78,9 +78,9 @@ proptest! {
 
     #[test]
     fn any_envelope_is_answered(event in arb_json()) {
-        let _ = decode_event(&event);
-        let _ = decode_event(&json!({"awslogs": event}));
-        let _ = decode_event(&json!({"awslogs": {"data": b64_gzip(event.to_string().as_bytes())}}));
+        let _ = parse(&event);
+        let _ = parse(&json!({"awslogs": event}));
+        let _ = parse(&json!({"awslogs": {"data": b64_gzip(event.to_string().as_bytes())}}));
     }
 
     #[test]
@@ -101,7 +101,7 @@ proptest! {
         })).expect("a batch");
         let decoded = decode_data(&encode_data(&batch)).expect("our own encoding decodes");
         prop_assert_eq!(&decoded, &batch);
-        let decision = decide(&decoded, &target());
+        let decision = decide(&target(), &decoded);
         let expected = if control { 0 } else { lines.iter().filter(|l| model_matches(l)).count() };
         prop_assert_eq!(decision.lines_matched, expected);
         prop_assert_eq!(decision.lines_seen, if control { 0 } else { lines.len() });

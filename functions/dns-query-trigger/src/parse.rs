@@ -1,6 +1,7 @@
-//! The CloudWatch Logs subscription envelope: `{"awslogs": {"data": "<base64 of gzip
-//! of JSON>"}}`. Each step fails with its own message, so a bad payload says whether
-//! its base64, its gzip or its JSON was wrong.
+//! parse: the CloudWatch Logs subscription envelope, `{"awslogs": {"data": "<base64 of
+//! gzip of JSON>"}}`, into the log batch (`aws_lambda_events`' `LogData`). Each layer
+//! fails with its own message, so a bad payload says whether its base64, its gzip or
+//! its JSON was wrong.
 
 use std::io::Read;
 
@@ -15,8 +16,11 @@ use serde_json::Value;
 /// gzip bomb).
 pub const MAX_DECOMPRESSED_BYTES: u64 = 64 * 1024 * 1024;
 
+/// The parsed event: one delivery of query-log lines.
+pub type Input = LogData;
+
 /// Decodes the whole event into the log batch.
-pub fn decode_event(event: &Value) -> Result<LogData, Error> {
+pub fn parse(event: &Value) -> Result<Input, Error> {
     let data = event
         .get("awslogs")
         .and_then(|logs| logs.get("data"))
@@ -89,7 +93,7 @@ mod tests {
             "../../../events/dns-query-trigger/aws-sample-no-match.json"
         ))
         .unwrap();
-        let data = decode_event(&event).unwrap();
+        let data = parse(&event).unwrap();
         assert_eq!(data.message_type, "DATA_MESSAGE");
         assert_eq!(data.log_group, "testLogGroup");
         assert_eq!(data.log_events.len(), 2);
@@ -106,9 +110,9 @@ mod tests {
 
     #[test]
     fn each_bad_layer_is_named() {
-        let missing = message(decode_event(&json!({"Records": []})).unwrap_err());
+        let missing = message(parse(&json!({"Records": []})).unwrap_err());
         assert!(missing.contains("no awslogs.data field"), "{missing}");
-        let not_string = message(decode_event(&json!({"awslogs": {"data": 5}})).unwrap_err());
+        let not_string = message(parse(&json!({"awslogs": {"data": 5}})).unwrap_err());
         assert!(not_string.contains("not a string"), "{not_string}");
         let bad_b64 = message(decode_data("not base64 !!").unwrap_err());
         assert!(bad_b64.contains("not valid base64"), "{bad_b64}");

@@ -1,37 +1,20 @@
-//! What the trigger does to the world, behind a small trait so the handler can be
-//! tested without AWS, and its one implementation with the AWS SDK.
-
-use std::future::Future;
+//! [`Cloud`] through the AWS SDK.
 
 use aws_sdk_autoscaling::config::Region;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
 use cm_core::Error;
 
+use crate::cloud::Cloud;
 use crate::config::KeepAliveMetric;
 
-pub trait TriggerActions: Sync {
-    /// Sets the group's desired capacity.
-    fn set_desired_capacity(
-        &self,
-        asg_name: &str,
-        desired: i32,
-    ) -> impl Future<Output = Result<(), Error>> + Send;
-
-    /// Puts one data point of the keep-alive metric.
-    fn put_keep_alive(
-        &self,
-        metric: &KeepAliveMetric,
-    ) -> impl Future<Output = Result<(), Error>> + Send;
-}
-
-/// The trigger's actions through the AWS SDK.
+/// The trigger's clients, built once at start-up.
 #[derive(Clone, Debug)]
-pub struct AwsTriggerActions {
+pub struct AwsCloud {
     autoscaling: aws_sdk_autoscaling::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
 }
 
-impl AwsTriggerActions {
+impl AwsCloud {
     /// Clients from the shared SDK configuration, both in `asg_region` when the
     /// container lives in another region than the function: the group is there, and
     /// so is the idle alarm that reads the keep-alive metric (alarms cannot read
@@ -43,14 +26,14 @@ impl AwsTriggerActions {
             autoscaling = autoscaling.region(Region::new(region.to_string()));
             cloudwatch = cloudwatch.region(Region::new(region.to_string()));
         }
-        AwsTriggerActions {
+        AwsCloud {
             autoscaling: aws_sdk_autoscaling::Client::from_conf(autoscaling.build()),
             cloudwatch: aws_sdk_cloudwatch::Client::from_conf(cloudwatch.build()),
         }
     }
 }
 
-impl TriggerActions for AwsTriggerActions {
+impl Cloud for AwsCloud {
     async fn set_desired_capacity(&self, asg_name: &str, desired: i32) -> Result<(), Error> {
         cm_core::autoscaling::set_desired_capacity(&self.autoscaling, asg_name, desired).await
     }
