@@ -2,10 +2,31 @@
 
 use std::time::Duration;
 
-use cm_core::{ConfigError, Env};
+use cm_core::{ConfigError, Env, EnvVar};
+
+/// Every variable the sync reads (its contract; docs/functions.md, template.yaml and
+/// events/env.json repeat it and are checked against it).
+pub const VARS: &[EnvVar] = &[
+    EnvVar::required(
+        "ASG_NAME",
+        "the container's Auto Scaling group; events of other groups are refused",
+    ),
+    EnvVar::required("ECS_CLUSTER_NAME", "the cluster"),
+    EnvVar::required("ECS_SERVICE_NAME", "the container's service"),
+    EnvVar::with_default(
+        "DRAIN_TIMEOUT_SECONDS",
+        "300",
+        "the longest wait for the container to stop",
+    ),
+    EnvVar::with_default(
+        "DRAIN_POLL_SECONDS",
+        "5",
+        "time between two looks at the tasks",
+    ),
+];
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct SyncConfig {
+pub struct Config {
     /// `ASG_NAME`
     pub asg_name: String,
     /// `ECS_CLUSTER_NAME`
@@ -18,8 +39,9 @@ pub struct SyncConfig {
     pub drain_poll: Duration,
 }
 
-impl SyncConfig {
-    pub fn from_env(mut env: Env<'_>) -> Result<Self, ConfigError> {
+impl Config {
+    pub fn from_env(env: Env<'_>) -> Result<Self, ConfigError> {
+        let mut env = env.declared(VARS);
         let asg_name = env.required("ASG_NAME");
         let cluster = env.required("ECS_CLUSTER_NAME");
         let service = env.required("ECS_SERVICE_NAME");
@@ -35,7 +57,7 @@ impl SyncConfig {
             }
         });
         env.finish(|| {
-            Some(SyncConfig {
+            Some(Config {
                 asg_name: asg_name?,
                 cluster: cluster?,
                 service: service?,
@@ -51,29 +73,81 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    const NAMES: &[(&str, &str)] = &[
+        ("ASG_NAME", "g"),
+        ("ECS_CLUSTER_NAME", "c"),
+        ("ECS_SERVICE_NAME", "s"),
+    ];
+
     #[test]
-    fn defaults_and_problems() {
-        let map: HashMap<String, String> = [
-            ("ASG_NAME", "g"),
-            ("ECS_CLUSTER_NAME", "c"),
-            ("ECS_SERVICE_NAME", "s"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        let cfg = SyncConfig::from_env(Env::from_map(&map)).unwrap();
+    fn defaults_apply_when_unset() {
+        let cfg = Config::from_env(Env::from_map(&map(NAMES))).unwrap();
+        assert_eq!(
+            (
+                cfg.asg_name.as_str(),
+                cfg.cluster.as_str(),
+                cfg.service.as_str()
+            ),
+            ("g", "c", "s")
+        );
         assert_eq!(
             (cfg.drain_timeout.as_secs(), cfg.drain_poll.as_secs()),
             (300, 5)
         );
-        let bad: HashMap<String, String> = [
+    }
+
+    #[test]
+    fn the_declared_defaults_are_the_ones_applied() {
+        let cfg = Config::from_env(Env::from_map(&map(NAMES))).unwrap();
+        let default = |name: &str| {
+            VARS.iter()
+                .find(|v| v.name == name)
+                .and_then(|v| v.default)
+                .unwrap_or_else(|| panic!("{name} has a declared default"))
+        };
+        assert_eq!(
+            default("DRAIN_TIMEOUT_SECONDS"),
+            cfg.drain_timeout.as_secs().to_string()
+        );
+        assert_eq!(
+            default("DRAIN_POLL_SECONDS"),
+            cfg.drain_poll.as_secs().to_string()
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once_by_name() {
+        let bad = map(&[
             ("DRAIN_TIMEOUT_SECONDS", "soon"),
             ("DRAIN_POLL_SECONDS", "0"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        let err = SyncConfig::from_env(Env::from_map(&bad)).unwrap_err();
-        assert_eq!(err.problems.len(), 5, "{err}");
+        ]);
+        let err = Config::from_env(Env::from_map(&bad)).unwrap_err();
+        assert_eq!(
+            err.problems,
+            vec![
+                "ASG_NAME is not set".to_string(),
+                "ECS_CLUSTER_NAME is not set".to_string(),
+                "ECS_SERVICE_NAME is not set".to_string(),
+                "DRAIN_TIMEOUT_SECONDS must be a whole number of seconds, got \"soon\"".to_string(),
+                "DRAIN_POLL_SECONDS must be at least 1, got \"0\"".to_string(),
+            ]
+        );
+    }
+
+    #[test]
+    fn set_values_win_over_the_defaults() {
+        let mut vars = map(NAMES);
+        vars.insert("DRAIN_TIMEOUT_SECONDS".into(), " 42 ".into());
+        vars.insert("DRAIN_POLL_SECONDS".into(), "2".into());
+        let cfg = Config::from_env(Env::from_map(&vars)).unwrap();
+        assert_eq!(cfg.drain_timeout, Duration::from_secs(42));
+        assert_eq!(cfg.drain_poll, Duration::from_secs(2));
     }
 }

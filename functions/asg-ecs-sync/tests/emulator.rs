@@ -1,3 +1,4 @@
+#![cfg(feature = "emulator")]
 //! The ECS sync against the local AWS emulator: an ASG with a terminate lifecycle hook,
 //! an ECS cluster, task definition and service, and each event shape.
 
@@ -5,7 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use asg_ecs_sync::{handle, AwsSyncActions, SyncConfig};
+use asg_ecs_sync::{handle, Action, AwsCloud, Config, EventKind};
 use aws_sdk_autoscaling::Client as AutoScaling;
 use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, NetworkMode};
 use aws_sdk_ecs::Client as Ecs;
@@ -24,7 +25,7 @@ struct Setup {
     emulator: Emulator,
     autoscaling: AutoScaling,
     ecs: Ecs,
-    actions: AwsSyncActions,
+    cloud: AwsCloud,
     vars: HashMap<String, String>,
     /// The group's first instance, registered in the cluster and running the task.
     instance: String,
@@ -33,16 +34,16 @@ struct Setup {
 }
 
 impl Setup {
-    fn config(&self) -> SyncConfig {
-        SyncConfig::from_env(Env::from_map(&self.vars)).expect("valid configuration")
+    fn config(&self) -> Config {
+        Config::from_env(Env::from_map(&self.vars)).expect("valid configuration")
     }
 
     async fn run(
         &self,
         event: &Value,
         time_left: Duration,
-    ) -> Result<asg_ecs_sync::Summary, cm_core::Error> {
-        handle(&self.config(), &self.actions, event, time_left).await
+    ) -> Result<asg_ecs_sync::Outcome, cm_core::Error> {
+        handle(&self.config(), &self.cloud, event, time_left).await
     }
 
     async fn service_desired(&self) -> i32 {
@@ -188,7 +189,7 @@ async fn setup(group_size: i32, drain_timeout: &str) -> Setup {
     .collect();
     emulator.reset_counts();
     Setup {
-        actions: AwsSyncActions::new(&sdk),
+        cloud: AwsCloud::new(&sdk),
         emulator,
         autoscaling,
         ecs,
@@ -220,7 +221,7 @@ async fn a_launch_sets_the_service_to_one() {
             .await
             .unwrap();
         let summary = s.run(&s.event(name), LONG).await.expect("success");
-        assert_eq!(summary.event, "launch", "{name}");
+        assert_eq!(summary.event, EventKind::Launch, "{name}");
         assert_eq!(s.service_desired().await, 1, "{name}");
     }
 }
@@ -241,7 +242,7 @@ async fn a_launch_into_the_warm_pool_changes_nothing() {
         .run(&s.event("launch-into-warm-pool.json"), LONG)
         .await
         .expect("success");
-    assert_eq!(summary.event, "ignored");
+    assert_eq!(summary.event, EventKind::Ignored);
     assert_eq!(s.service_desired().await, 0);
     assert!(s.emulator.writes().is_empty(), "{:?}", s.emulator.calls());
 }
@@ -341,7 +342,11 @@ async fn a_successor_keeps_the_service_and_the_old_instance_is_drained_by_ecs() 
     );
     assert!(summary.note.unwrap_or_default().contains(&successor));
     assert!(
-        summary.actions.iter().any(|a| a.contains("DRAINING")),
+        summary.actions.iter().any(|a| matches!(
+            a,
+            Action::UpdateContainerInstancesState { container_instance, .. }
+                if *container_instance == s.container_instance
+        )),
         "{:?}",
         summary.actions
     );

@@ -1,12 +1,16 @@
-//! The pure part: which record changes an ASG event calls for.
+//! decide: which record changes an ASG event calls for, from what was read before
+//! (the instance's addresses, the records, the group). Pure.
 
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use cm_core::asg_event::{another_instance_serving, stale_launch, AsgEvent, AsgSignal};
+use cm_core::asg_event::{another_instance_serving, stale_launch};
 use cm_core::Error;
+use serde::Serialize;
 
-use crate::config::DnsConfig;
+use crate::config::Config;
+use crate::outcome::Event;
+use crate::parse::Input;
 
 /// An instance's public addresses.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -15,25 +19,51 @@ pub struct Addresses {
     pub ipv6: Vec<Ipv6Addr>,
 }
 
-/// A record set as it is now in the zone.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The record types the DNS updater keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum RecordType {
+    A,
+    #[serde(rename = "AAAA")]
+    Aaaa,
+}
+
+impl RecordType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordType::A => "A",
+            RecordType::Aaaa => "AAAA",
+        }
+    }
+}
+
+impl fmt::Display for RecordType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A record set, as it is in the zone or as it is to be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RecordSet {
     pub name: String,
-    /// `A` or `AAAA`.
-    pub kind: String,
+    #[serde(rename = "type")]
+    pub kind: RecordType,
     pub ttl: i64,
     pub values: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
 pub enum ChangeAction {
     Upsert,
     Delete,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One change of a change batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Change {
     pub action: ChangeAction,
+    #[serde(flatten)]
     pub record: RecordSet,
 }
 
@@ -64,42 +94,54 @@ pub struct Message {
 
 /// What was read before deciding.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Facts {
-    /// The launched instance's addresses (launch only).
-    pub addresses: Option<Addresses>,
-    /// The A and AAAA record sets of the name, as they are.
+pub struct Observed {
+    /// The launched instance's public addresses (read for a launch into service).
+    pub addresses: Addresses,
+    /// The name's A and AAAA record sets, as they are.
     pub records: Vec<RecordSet>,
-    /// The group's (instance id, lifecycle state) pairs (terminate only).
-    pub group_instances: Option<Vec<(String, String)>>,
+    /// The group's (instance id, lifecycle state) pairs, as they are.
+    pub group: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
-    pub event: &'static str,
-    /// One atomic change batch; empty when the zone already says the right thing.
-    pub changes: Vec<Change>,
-    /// Sent only when something changed.
-    pub message: Option<Message>,
-    pub note: Option<String>,
+pub enum Plan {
+    /// Nothing to write, and why.
+    Nothing { event: Event, note: String },
+    /// One atomic change batch (never empty), then the message when a topic is set.
+    Change {
+        event: Event,
+        changes: Vec<Change>,
+        message: Message,
+    },
 }
 
-fn current<'a>(facts: &'a Facts, kind: &str) -> Option<&'a RecordSet> {
-    facts.records.iter().find(|r| r.kind == kind)
+impl Plan {
+    pub fn event(&self) -> Event {
+        match self {
+            Plan::Nothing { event, .. } | Plan::Change { event, .. } => *event,
+        }
+    }
 }
 
+fn current(observed: &Observed, kind: RecordType) -> Option<&RecordSet> {
+    observed.records.iter().find(|r| r.kind == kind)
+}
+
+/// An UPSERT to `values`, unless the record set already has them (in any order) and
+/// the configured TTL.
 fn upsert_if_different(
-    facts: &Facts,
-    config: &DnsConfig,
-    kind: &str,
+    observed: &Observed,
+    config: &Config,
+    kind: RecordType,
     values: Vec<String>,
 ) -> Option<Change> {
     let wanted = RecordSet {
         name: config.domain_name.clone(),
-        kind: kind.into(),
+        kind,
         ttl: config.ttl,
         values,
     };
-    let same = current(facts, kind).is_some_and(|now| {
+    let same = current(observed, kind).is_some_and(|now| {
         let (mut a, mut b) = (now.values.clone(), wanted.values.clone());
         a.sort();
         b.sort();
@@ -111,37 +153,28 @@ fn upsert_if_different(
     })
 }
 
-pub fn decide(config: &DnsConfig, event: &AsgEvent, facts: &Facts) -> Result<Plan, Error> {
+fn pairs(group: &[(String, String)]) -> impl Iterator<Item = (&str, &str)> {
+    group.iter().map(|(i, s)| (i.as_str(), s.as_str()))
+}
+
+/// The plan for `input`, given what was read. An instance launched into service
+/// without a public IPv4 address is an error: the name cannot follow it.
+pub fn decide(config: &Config, input: &Input, observed: &Observed) -> Result<Plan, Error> {
     let name = &config.container_name;
-    match &event.signal {
-        AsgSignal::Launch {
-            into_service: false,
-            instance_id,
-        } => Ok(Plan {
-            event: "ignored",
-            changes: Vec::new(),
-            message: None,
-            note: Some(format!(
-                "{instance_id} launched into the warm pool, not into service"
-            )),
+    match input {
+        Input::WarmPoolLaunch { instance_id } => Ok(Plan::Nothing {
+            event: Event::Ignored,
+            note: format!("{instance_id} launched into the warm pool, not into service"),
         }),
-        AsgSignal::Launch { instance_id, .. } => {
+        Input::Launch { instance_id } => {
             // Checked first: an instance that already left has no address to give.
-            let stale = facts.group_instances.as_deref().and_then(|group| {
-                stale_launch(
-                    group.iter().map(|(i, s)| (i.as_str(), s.as_str())),
-                    instance_id,
-                )
-            });
-            if let Some(why) = stale {
-                return Ok(Plan {
-                    event: "ignored",
-                    changes: Vec::new(),
-                    message: None,
-                    note: Some(why),
+            if let Some(why) = stale_launch(pairs(&observed.group), instance_id) {
+                return Ok(Plan::Nothing {
+                    event: Event::Ignored,
+                    note: why,
                 });
             }
-            let addresses = facts.addresses.clone().unwrap_or_default();
+            let addresses = &observed.addresses;
             let ipv4 = addresses.ipv4.ok_or_else(|| Error::Aws {
                 operation: format!("DescribeInstances {instance_id}"),
                 message: format!(
@@ -150,67 +183,76 @@ pub fn decide(config: &DnsConfig, event: &AsgEvent, facts: &Facts) -> Result<Pla
                 ),
             })?;
             let mut changes: Vec<Change> =
-                upsert_if_different(facts, config, "A", vec![ipv4.to_string()])
+                upsert_if_different(observed, config, RecordType::A, vec![ipv4.to_string()])
                     .into_iter()
                     .collect();
             if !addresses.ipv6.is_empty() {
                 let values = addresses.ipv6.iter().map(ToString::to_string).collect();
-                changes.extend(upsert_if_different(facts, config, "AAAA", values));
+                changes.extend(upsert_if_different(
+                    observed,
+                    config,
+                    RecordType::Aaaa,
+                    values,
+                ));
             }
-            let note = changes
-                .is_empty()
-                .then(|| format!("{} already points at {ipv4}", config.domain_name));
-            Ok(Plan {
-                event: "launch",
-                message: (!changes.is_empty()).then(|| Message {
-                    event_type: "launch".into(),
-                    subject: format!("{name} is up"),
-                    text: format!("{name} is up at {ipv4}"),
-                }),
-                changes,
-                note,
-            })
-        }
-        AsgSignal::Terminate(action) => {
-            let group = facts.group_instances.as_deref().unwrap_or_default();
-            if let Some(other) = another_instance_serving(
-                group.iter().map(|(i, s)| (i.as_str(), s.as_str())),
-                &action.instance_id,
-            ) {
-                return Ok(Plan {
-                    event: "terminate",
-                    changes: Vec::new(),
-                    message: None,
-                    note: Some(format!(
-                        "instance {other} is Pending or InService: the record keeps its address"
-                    )),
+            if changes.is_empty() {
+                return Ok(Plan::Nothing {
+                    event: Event::Launch,
+                    note: format!("{} already points at {ipv4}", config.domain_name),
                 });
             }
-            let mut changes: Vec<Change> =
-                upsert_if_different(facts, config, "A", vec![config.unavailable_ip.to_string()])
-                    .into_iter()
-                    .collect();
-            if let Some(aaaa) = current(facts, "AAAA") {
+            Ok(Plan::Change {
+                event: Event::Launch,
+                changes,
+                message: Message {
+                    event_type: Event::Launch.as_str().into(),
+                    subject: format!("{name} is up"),
+                    text: format!("{name} is up at {ipv4}"),
+                },
+            })
+        }
+        Input::Terminate { instance_id } => {
+            if let Some(other) = another_instance_serving(pairs(&observed.group), instance_id) {
+                return Ok(Plan::Nothing {
+                    event: Event::Terminate,
+                    note: format!(
+                        "instance {other} is Pending or InService: the record keeps its address"
+                    ),
+                });
+            }
+            let mut changes: Vec<Change> = upsert_if_different(
+                observed,
+                config,
+                RecordType::A,
+                vec![config.unavailable_ip.to_string()],
+            )
+            .into_iter()
+            .collect();
+            if let Some(aaaa) = current(observed, RecordType::Aaaa) {
+                // Deleted as it is: Route 53 deletes a record set only when the
+                // TTL and values match.
                 changes.push(Change {
                     action: ChangeAction::Delete,
                     record: aaaa.clone(),
                 });
             }
-            let note = changes.is_empty().then(|| {
-                format!(
-                    "{} already points at {}",
-                    config.domain_name, config.unavailable_ip
-                )
-            });
-            Ok(Plan {
-                event: "terminate",
-                message: (!changes.is_empty()).then(|| Message {
-                    event_type: "terminate".into(),
+            if changes.is_empty() {
+                return Ok(Plan::Nothing {
+                    event: Event::Terminate,
+                    note: format!(
+                        "{} already points at {}",
+                        config.domain_name, config.unavailable_ip
+                    ),
+                });
+            }
+            Ok(Plan::Change {
+                event: Event::Terminate,
+                changes,
+                message: Message {
+                    event_type: Event::Terminate.as_str().into(),
                     subject: format!("{name} is shutting down"),
                     text: format!("{name} is shutting down"),
-                }),
-                changes,
-                note,
+                },
             })
         }
     }
@@ -219,10 +261,9 @@ pub fn decide(config: &DnsConfig, event: &AsgEvent, facts: &Facts) -> Result<Pla
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cm_core::asg_event::LifecycleAction;
 
-    fn config() -> DnsConfig {
-        DnsConfig {
+    fn config() -> Config {
+        Config {
             asg_name: "g".into(),
             hosted_zone_id: "Z1".into(),
             domain_name: "mc.example.com".into(),
@@ -234,134 +275,350 @@ mod tests {
         }
     }
 
-    fn launch() -> AsgEvent {
-        AsgEvent {
-            group: "g".into(),
-            signal: AsgSignal::Launch {
-                instance_id: "i-new".into(),
-                into_service: true,
-            },
+    fn launch() -> Input {
+        Input::Launch {
+            instance_id: "i-new".into(),
         }
     }
 
-    fn terminate() -> AsgEvent {
-        AsgEvent {
-            group: "g".into(),
-            signal: AsgSignal::Terminate(LifecycleAction {
-                hook_name: "h".into(),
-                token: "t".into(),
-                instance_id: "i-old".into(),
-            }),
+    fn terminate() -> Input {
+        Input::Terminate {
+            instance_id: "i-old".into(),
         }
     }
 
-    fn record(kind: &str, value: &str) -> RecordSet {
+    fn record(kind: RecordType, value: &str) -> RecordSet {
         RecordSet {
             name: "mc.example.com".into(),
-            kind: kind.into(),
+            kind,
             ttl: 1,
             values: vec![value.into()],
         }
     }
 
+    fn group(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(i, s)| (i.to_string(), s.to_string()))
+            .collect()
+    }
+
+    fn addresses(ipv4: Option<&str>, ipv6: &[&str]) -> Addresses {
+        Addresses {
+            ipv4: ipv4.map(|ip| ip.parse().unwrap()),
+            ipv6: ipv6.iter().map(|ip| ip.parse().unwrap()).collect(),
+        }
+    }
+
+    /// What a launch of i-new, in service, sees.
+    fn launched(ipv4: Option<&str>, ipv6: &[&str], records: Vec<RecordSet>) -> Observed {
+        Observed {
+            addresses: addresses(ipv4, ipv6),
+            records,
+            group: group(&[("i-new", "InService")]),
+        }
+    }
+
+    fn shown(plan: &Plan) -> Vec<String> {
+        match plan {
+            Plan::Change { changes, .. } => changes.iter().map(ToString::to_string).collect(),
+            Plan::Nothing { .. } => Vec::new(),
+        }
+    }
+
+    fn message(plan: &Plan) -> Option<&Message> {
+        match plan {
+            Plan::Change { message, .. } => Some(message),
+            Plan::Nothing { .. } => None,
+        }
+    }
+
+    fn note(plan: &Plan) -> Option<&str> {
+        match plan {
+            Plan::Nothing { note, .. } => Some(note),
+            Plan::Change { .. } => None,
+        }
+    }
+
     #[test]
     fn a_launch_points_the_name_at_the_public_ipv4_and_ipv6() {
-        let facts = Facts {
-            addresses: Some(Addresses {
-                ipv4: Some("203.0.113.7".parse().unwrap()),
-                ipv6: vec!["2001:db8::7".parse().unwrap()],
-            }),
-            records: vec![record("A", "0.0.0.0")],
-            group_instances: None,
-        };
-        let plan = decide(&config(), &launch(), &facts).unwrap();
-        let shown: Vec<String> = plan.changes.iter().map(ToString::to_string).collect();
+        let observed = launched(
+            Some("203.0.113.7"),
+            &["2001:db8::7"],
+            vec![record(RecordType::A, "0.0.0.0")],
+        );
+        let plan = decide(&config(), &launch(), &observed).unwrap();
+        assert_eq!(plan.event(), Event::Launch);
         assert_eq!(
-            shown,
+            shown(&plan),
             vec![
                 "UPSERT mc.example.com A 203.0.113.7",
                 "UPSERT mc.example.com AAAA 2001:db8::7"
             ]
         );
-        assert_eq!(plan.message.unwrap().text, "mc is up at 203.0.113.7");
+        assert_eq!(
+            message(&plan),
+            Some(&Message {
+                event_type: "launch".into(),
+                subject: "mc is up".into(),
+                text: "mc is up at 203.0.113.7".into(),
+            })
+        );
+    }
+
+    #[test]
+    fn a_launch_into_a_zone_without_the_record_creates_it_with_the_configured_ttl() {
+        let config = Config {
+            ttl: 60,
+            ..config()
+        };
+        let plan = decide(
+            &config,
+            &launch(),
+            &launched(Some("203.0.113.7"), &[], vec![]),
+        )
+        .unwrap();
+        let Plan::Change { changes, .. } = plan else {
+            panic!("a change: {plan:?}")
+        };
+        assert_eq!(
+            changes,
+            vec![Change {
+                action: ChangeAction::Upsert,
+                record: RecordSet {
+                    name: "mc.example.com".into(),
+                    kind: RecordType::A,
+                    ttl: 60,
+                    values: vec!["203.0.113.7".into()],
+                },
+            }]
+        );
+    }
+
+    #[test]
+    fn a_launch_while_pending_is_followed() {
+        let observed = Observed {
+            group: group(&[("i-new", "Pending:Wait")]),
+            ..launched(Some("203.0.113.7"), &[], vec![])
+        };
+        let plan = decide(&config(), &launch(), &observed).unwrap();
+        assert_eq!(shown(&plan), vec!["UPSERT mc.example.com A 203.0.113.7"]);
     }
 
     #[test]
     fn a_stale_launch_leaves_the_record_alone() {
         // Delivered after the instance left: it has no address any more either.
-        for group in [
-            vec![],
-            vec![("i-new".to_string(), "Terminating:Wait".to_string())],
-        ] {
-            let facts = Facts {
-                addresses: Some(Addresses::default()),
-                records: vec![record("A", "0.0.0.0")],
-                group_instances: Some(group),
+        for group in [vec![], group(&[("i-new", "Terminating:Wait")])] {
+            let observed = Observed {
+                addresses: Addresses::default(),
+                records: vec![record(RecordType::A, "0.0.0.0")],
+                group,
             };
-            let plan = decide(&config(), &launch(), &facts).unwrap();
-            assert_eq!(plan.event, "ignored");
-            assert!(plan.changes.is_empty() && plan.message.is_none());
-            assert!(plan.note.unwrap().starts_with("stale launch"));
+            let plan = decide(&config(), &launch(), &observed).unwrap();
+            assert_eq!(plan.event(), Event::Ignored);
+            assert!(message(&plan).is_none());
+            assert!(note(&plan).unwrap().starts_with("stale launch"), "{plan:?}");
         }
     }
 
     #[test]
-    fn a_launch_without_public_ipv4_is_an_error() {
-        let facts = Facts {
-            addresses: Some(Addresses::default()),
-            ..Facts::default()
+    fn a_launch_into_the_warm_pool_is_ignored_whatever_was_read() {
+        let input = Input::WarmPoolLaunch {
+            instance_id: "i-new".into(),
         };
-        let err = decide(&config(), &launch(), &facts)
-            .unwrap_err()
-            .to_string();
+        let plan = decide(&config(), &input, &Observed::default()).unwrap();
+        assert_eq!(
+            plan,
+            Plan::Nothing {
+                event: Event::Ignored,
+                note: "i-new launched into the warm pool, not into service".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn a_launch_without_public_ipv4_is_an_error() {
+        let observed = launched(None, &["2001:db8::7"], vec![]);
+        let err = decide(&config(), &launch(), &observed).unwrap_err();
+        assert!(matches!(err, Error::Aws { .. }), "{err:?}");
+        let err = err.to_string();
+        assert!(err.starts_with("DescribeInstances i-new failed"), "{err}");
         assert!(err.contains("has no public IPv4 address"), "{err}");
+        assert!(err.contains("MapPublicIpOnLaunch"), "{err}");
     }
 
     #[test]
     fn a_repeated_launch_changes_nothing_and_says_nothing() {
-        let facts = Facts {
-            addresses: Some(Addresses {
-                ipv4: Some("203.0.113.7".parse().unwrap()),
-                ipv6: vec![],
-            }),
-            records: vec![record("A", "203.0.113.7")],
-            group_instances: None,
-        };
-        let plan = decide(&config(), &launch(), &facts).unwrap();
-        assert!(plan.changes.is_empty() && plan.message.is_none());
+        let observed = launched(
+            Some("203.0.113.7"),
+            &["2001:db8::7"],
+            vec![
+                record(RecordType::A, "203.0.113.7"),
+                record(RecordType::Aaaa, "2001:db8::7"),
+            ],
+        );
+        let plan = decide(&config(), &launch(), &observed).unwrap();
+        assert_eq!(
+            plan,
+            Plan::Nothing {
+                event: Event::Launch,
+                note: "mc.example.com already points at 203.0.113.7".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn only_the_record_that_differs_is_changed() {
+        let observed = launched(
+            Some("203.0.113.7"),
+            &["2001:db8::8"],
+            vec![
+                record(RecordType::A, "203.0.113.7"),
+                record(RecordType::Aaaa, "2001:db8::7"),
+            ],
+        );
+        let plan = decide(&config(), &launch(), &observed).unwrap();
+        assert_eq!(shown(&plan), vec!["UPSERT mc.example.com AAAA 2001:db8::8"]);
+        assert!(message(&plan).is_some());
+    }
+
+    #[test]
+    fn a_record_with_another_ttl_is_rewritten_and_the_order_of_values_does_not_matter() {
+        let mut stale_ttl = record(RecordType::A, "203.0.113.7");
+        stale_ttl.ttl = 300;
+        let plan = decide(
+            &config(),
+            &launch(),
+            &launched(Some("203.0.113.7"), &[], vec![stale_ttl]),
+        )
+        .unwrap();
+        assert_eq!(shown(&plan), vec!["UPSERT mc.example.com A 203.0.113.7"]);
+
+        let mut two = record(RecordType::Aaaa, "2001:db8::9");
+        two.values.push("2001:db8::8".into());
+        let observed = launched(
+            Some("203.0.113.7"),
+            &["2001:db8::8", "2001:db8::9"],
+            vec![record(RecordType::A, "203.0.113.7"), two],
+        );
+        let plan = decide(&config(), &launch(), &observed).unwrap();
+        assert_eq!(plan.event(), Event::Launch);
+        assert!(shown(&plan).is_empty(), "{plan:?}");
     }
 
     #[test]
     fn a_terminate_points_at_the_unavailable_ip_and_deletes_aaaa() {
-        let facts = Facts {
-            addresses: None,
-            records: vec![record("A", "203.0.113.7"), record("AAAA", "2001:db8::7")],
-            group_instances: Some(vec![("i-old".into(), "Terminating:Wait".into())]),
+        let observed = Observed {
+            records: vec![
+                record(RecordType::A, "203.0.113.7"),
+                record(RecordType::Aaaa, "2001:db8::7"),
+            ],
+            group: group(&[("i-old", "Terminating:Wait")]),
+            ..Observed::default()
         };
-        let plan = decide(&config(), &terminate(), &facts).unwrap();
-        let shown: Vec<String> = plan.changes.iter().map(ToString::to_string).collect();
+        let plan = decide(&config(), &terminate(), &observed).unwrap();
+        assert_eq!(plan.event(), Event::Terminate);
         assert_eq!(
-            shown,
+            shown(&plan),
             vec![
                 "UPSERT mc.example.com A 0.0.0.0",
                 "DELETE mc.example.com AAAA 2001:db8::7"
             ]
         );
-        assert_eq!(plan.message.unwrap().text, "mc is shutting down");
+        assert_eq!(
+            message(&plan),
+            Some(&Message {
+                event_type: "terminate".into(),
+                subject: "mc is shutting down".into(),
+                text: "mc is shutting down".into(),
+            })
+        );
+    }
+
+    #[test]
+    fn the_aaaa_record_is_deleted_as_it_is() {
+        // Route 53 deletes a record set only when its TTL and values match.
+        let aaaa = RecordSet {
+            name: "mc.example.com".into(),
+            kind: RecordType::Aaaa,
+            ttl: 300,
+            values: vec!["2001:db8::7".into(), "2001:db8::8".into()],
+        };
+        let observed = Observed {
+            records: vec![record(RecordType::A, "0.0.0.0"), aaaa.clone()],
+            ..Observed::default()
+        };
+        let Plan::Change { changes, .. } = decide(&config(), &terminate(), &observed).unwrap()
+        else {
+            panic!("a change")
+        };
+        assert_eq!(
+            changes,
+            vec![Change {
+                action: ChangeAction::Delete,
+                record: aaaa
+            }]
+        );
+    }
+
+    #[test]
+    fn a_terminate_uses_the_configured_unavailable_ip() {
+        let config = Config {
+            unavailable_ip: Ipv4Addr::new(192, 0, 2, 1),
+            container_name: "Minecraft".into(),
+            ..config()
+        };
+        let observed = Observed {
+            records: vec![record(RecordType::A, "203.0.113.7")],
+            ..Observed::default()
+        };
+        let plan = decide(&config, &terminate(), &observed).unwrap();
+        assert_eq!(shown(&plan), vec!["UPSERT mc.example.com A 192.0.2.1"]);
+        assert_eq!(message(&plan).unwrap().text, "Minecraft is shutting down");
+    }
+
+    #[test]
+    fn a_repeated_terminate_changes_nothing() {
+        let observed = Observed {
+            records: vec![record(RecordType::A, "0.0.0.0")],
+            ..Observed::default()
+        };
+        let plan = decide(&config(), &terminate(), &observed).unwrap();
+        assert_eq!(
+            plan,
+            Plan::Nothing {
+                event: Event::Terminate,
+                note: "mc.example.com already points at 0.0.0.0".into(),
+            }
+        );
     }
 
     #[test]
     fn a_terminate_with_a_successor_keeps_the_record() {
-        let facts = Facts {
-            addresses: None,
-            records: vec![record("A", "203.0.113.8")],
-            group_instances: Some(vec![
-                ("i-old".into(), "Terminating:Wait".into()),
-                ("i-new".into(), "InService".into()),
-            ]),
+        for state in ["InService", "Pending", "Pending:Wait"] {
+            let observed = Observed {
+                records: vec![
+                    record(RecordType::A, "203.0.113.8"),
+                    record(RecordType::Aaaa, "2001:db8::8"),
+                ],
+                group: group(&[("i-old", "Terminating:Wait"), ("i-new", state)]),
+                ..Observed::default()
+            };
+            let plan = decide(&config(), &terminate(), &observed).unwrap();
+            assert_eq!(plan.event(), Event::Terminate);
+            assert!(message(&plan).is_none());
+            assert!(note(&plan).unwrap().contains("i-new"), "{plan:?}");
+        }
+    }
+
+    #[test]
+    fn a_warm_instance_is_no_successor() {
+        let observed = Observed {
+            records: vec![record(RecordType::A, "203.0.113.7")],
+            group: group(&[("i-old", "Terminating:Wait"), ("i-warm", "Warmed:Stopped")]),
+            ..Observed::default()
         };
-        let plan = decide(&config(), &terminate(), &facts).unwrap();
-        assert!(plan.changes.is_empty());
-        assert!(plan.note.unwrap().contains("i-new"));
+        let plan = decide(&config(), &terminate(), &observed).unwrap();
+        assert_eq!(shown(&plan), vec!["UPSERT mc.example.com A 0.0.0.0"]);
     }
 }

@@ -1,91 +1,76 @@
 //! The DNS record updater: the container's name follows the running instance's
 //! public address, and points at the unavailable IP while nothing runs.
 //!
-//! event -> [`cm_core::asg_event::parse`] -> (reads) -> [`decide::decide`] -> [`actions`].
+//! event (EventBridge, the group's launch or terminate) -> [`parse`] -> observe
+//! (the instance's addresses, the name's records and the group's instances, read
+//! concurrently through [`Cloud`]) -> [`decide`] (pure) -> [`act`] (one change
+//! batch, then the message) -> [`Outcome`].
 
-pub mod actions;
+pub mod act;
+pub mod aws;
+pub mod cloud;
 pub mod config;
 pub mod decide;
+pub mod fake;
+pub mod outcome;
+pub mod parse;
 
-use cm_core::asg_event::{self, AsgSignal};
-use serde::Serialize;
 use serde_json::Value;
 
-pub use actions::{AwsDnsActions, DnsActions};
-pub use config::DnsConfig;
-use decide::Facts;
+pub use aws::AwsCloud;
+pub use cloud::Cloud;
+pub use config::Config;
+pub use fake::FakeCloud;
+pub use outcome::{Action, Event, Outcome};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Summary {
-    /// `launch`, `terminate` or `ignored`.
-    pub event: String,
-    pub instance_id: String,
-    pub actions: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
+use decide::Observed;
+use parse::Input;
 
 /// Handles one ASG event. Everything is read and decided before anything is written.
-pub async fn handle<A: DnsActions>(
-    config: &DnsConfig,
-    actions: &A,
+pub async fn handle<C: Cloud>(
+    config: &Config,
+    cloud: &C,
     event: &Value,
-) -> Result<Summary, cm_core::Error> {
-    let parsed = asg_event::parse(event, &config.asg_name)?;
-    let facts = match &parsed.signal {
-        AsgSignal::Launch {
-            into_service: false,
-            ..
-        } => Facts::default(),
-        AsgSignal::Launch { instance_id, .. } => {
+) -> Result<Outcome, cm_core::Error> {
+    let input = parse::parse(event, config)?;
+    let observed = match &input {
+        Input::WarmPoolLaunch { .. } => Observed::default(),
+        Input::Launch { instance_id } => {
             // The group too: a launch delivered late or twice, after the instance
             // left, must not point the name at it.
             let (addresses, records, group) = tokio::try_join!(
-                actions.instance_addresses(instance_id),
-                actions.current_records(&config.hosted_zone_id, &config.domain_name),
-                actions.group_instances(&config.asg_name),
+                cloud.instance_addresses(instance_id),
+                cloud.current_records(&config.hosted_zone_id, &config.domain_name),
+                cloud.group_instances(&config.asg_name),
             )?;
-            Facts {
-                addresses: Some(addresses),
+            Observed {
+                addresses,
                 records,
-                group_instances: Some(group),
+                group,
             }
         }
-        AsgSignal::Terminate(_) => {
-            let (group, records) = tokio::try_join!(
-                actions.group_instances(&config.asg_name),
-                actions.current_records(&config.hosted_zone_id, &config.domain_name),
+        Input::Terminate { .. } => {
+            let (records, group) = tokio::try_join!(
+                cloud.current_records(&config.hosted_zone_id, &config.domain_name),
+                cloud.group_instances(&config.asg_name),
             )?;
-            Facts {
-                addresses: None,
+            Observed {
                 records,
-                group_instances: Some(group),
+                group,
+                ..Observed::default()
             }
         }
     };
-    let plan = decide::decide(config, &parsed, &facts)?;
-    let mut summary = Summary {
-        event: plan.event.to_string(),
-        instance_id: parsed.instance_id().to_string(),
-        actions: Vec::new(),
-        note: plan.note.clone(),
-    };
-    if plan.changes.is_empty() {
-        tracing::info!(instance = %summary.instance_id, note = ?summary.note, "no DNS change needed");
-        return Ok(summary);
-    }
-    actions
-        .change_records(&config.hosted_zone_id, &plan.changes)
-        .await?;
-    summary
-        .actions
-        .extend(plan.changes.iter().map(|c| c.to_string()));
-    if let (Some(topic), Some(message)) = (&config.sns_topic_arn, &plan.message) {
-        actions.notify(topic, message).await?;
-        summary
-            .actions
-            .push(format!("Publish {topic} {:?}", message.text));
-    }
-    tracing::info!(instance = %summary.instance_id, actions = ?summary.actions, "DNS updated");
-    Ok(summary)
+    let plan = decide::decide(config, &input, &observed)?;
+    let outcome = act::act(config, cloud, input.instance_id(), plan).await?;
+    tracing::info!(
+        outcome = %serde_json::to_string(&outcome).unwrap_or_default(),
+        "{}",
+        if outcome.actions.is_empty() {
+            "no DNS change needed"
+        } else {
+            "DNS updated"
+        }
+    );
+    Ok(outcome)
 }

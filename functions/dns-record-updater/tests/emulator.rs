@@ -1,5 +1,6 @@
 //! The DNS updater against the local AWS emulator: a hosted zone, an ASG whose
 //! instances have public IPs, and an SNS topic whose messages the test reads.
+#![cfg(feature = "emulator")]
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -9,7 +10,8 @@ use aws_sdk_autoscaling::Client as AutoScaling;
 use aws_sdk_route53::types::RrType;
 use cm_core::Env;
 use cm_testkit::{asg, Emulator, Outcome, RuntimeApi};
-use dns_record_updater::{handle, AwsDnsActions, DnsConfig};
+use dns_record_updater::decide::{Change, ChangeAction, RecordSet, RecordType};
+use dns_record_updater::{handle, AwsCloud, Cloud, Config, Event};
 use serde_json::Value;
 
 const GROUP: &str = "cm-asg-dev-mc";
@@ -20,18 +22,18 @@ struct Setup {
     sdk: aws_config::SdkConfig,
     autoscaling: AutoScaling,
     route53: aws_sdk_route53::Client,
-    actions: AwsDnsActions,
+    cloud: AwsCloud,
     vars: HashMap<String, String>,
     zone: String,
 }
 
 impl Setup {
-    fn config(&self) -> DnsConfig {
-        DnsConfig::from_env(Env::from_map(&self.vars)).expect("valid configuration")
+    fn config(&self) -> Config {
+        Config::from_env(Env::from_map(&self.vars)).expect("valid configuration")
     }
 
-    async fn run(&self, event: &Value) -> Result<dns_record_updater::Summary, cm_core::Error> {
-        handle(&self.config(), &self.actions, event).await
+    async fn run(&self, event: &Value) -> Result<dns_record_updater::Outcome, cm_core::Error> {
+        handle(&self.config(), &self.cloud, event).await
     }
 
     async fn record(&self, kind: RrType) -> Option<String> {
@@ -112,24 +114,21 @@ async fn setup(group_size: i32) -> Setup {
         .hosted_zone()
         .map(|z| z.id().to_string())
         .expect("zone id");
-    let actions = AwsDnsActions::new(&sdk);
+    let cloud = AwsCloud::new(&sdk);
     // The record starts at the unavailable IP, as the template creates it.
-    let start = dns_record_updater::decide::Change {
-        action: dns_record_updater::decide::ChangeAction::Upsert,
-        record: dns_record_updater::decide::RecordSet {
+    let start = Change {
+        action: ChangeAction::Upsert,
+        record: RecordSet {
             name: NAME.into(),
-            kind: "A".into(),
+            kind: RecordType::A,
             ttl: 1,
             values: vec!["0.0.0.0".into()],
         },
     };
-    dns_record_updater::DnsActions::change_records(
-        &actions,
-        zone.trim_start_matches("/hostedzone/"),
-        &[start],
-    )
-    .await
-    .expect("initial record");
+    cloud
+        .change_records(zone.trim_start_matches("/hostedzone/"), &[start])
+        .await
+        .expect("initial record");
     let topic = aws_sdk_sns::Client::new(&sdk)
         .create_topic()
         .name("cm-topic-dev-mc")
@@ -152,7 +151,7 @@ async fn setup(group_size: i32) -> Setup {
         sdk,
         autoscaling,
         route53,
-        actions,
+        cloud,
         vars,
         zone,
     }
@@ -171,8 +170,8 @@ async fn a_launch_points_the_name_at_the_instance_and_says_so_once() {
         .await
         .expect("the emulator gives a public IP");
     let event = asg::sample_event("launch-successful.json", GROUP, &instance);
-    let summary = s.run(&event).await.expect("success");
-    assert_eq!(summary.event, "launch");
+    let outcome = s.run(&event).await.expect("success");
+    assert_eq!(outcome.event, Event::Launch);
     assert_eq!(s.record(RrType::A).await, Some(ip.clone()));
     assert_eq!(
         s.messages(),
@@ -203,7 +202,7 @@ async fn a_terminate_points_the_name_at_the_unavailable_ip() {
     ))
     .await
     .expect("launch");
-    let summary = s
+    let outcome = s
         .run(&asg::sample_event(
             "terminate-lifecycle-action.json",
             GROUP,
@@ -211,7 +210,7 @@ async fn a_terminate_points_the_name_at_the_unavailable_ip() {
         ))
         .await
         .expect("terminate");
-    assert_eq!(summary.event, "terminate");
+    assert_eq!(outcome.event, Event::Terminate);
     assert_eq!(s.record(RrType::A).await.as_deref(), Some("0.0.0.0"));
     assert_eq!(
         s.messages().last().cloned(),
@@ -228,7 +227,7 @@ async fn a_terminate_while_a_newer_instance_is_in_service_keeps_the_record() {
         .await
         .expect("launch of the new one");
     let new_ip = s.public_ip(&new).await;
-    let summary = s
+    let outcome = s
         .run(&asg::sample_event(
             "terminate-lifecycle-action.json",
             GROUP,
@@ -236,8 +235,8 @@ async fn a_terminate_while_a_newer_instance_is_in_service_keeps_the_record() {
         ))
         .await
         .expect("terminate");
-    assert!(summary.actions.is_empty());
-    assert!(summary.note.unwrap_or_default().contains(&new));
+    assert!(outcome.actions.is_empty());
+    assert!(outcome.note.unwrap_or_default().contains(&new));
     assert_eq!(s.record(RrType::A).await, new_ip);
     assert_eq!(s.messages().len(), 1, "only the launch was announced");
 }
@@ -282,11 +281,11 @@ async fn an_instance_without_a_public_ip_is_an_error_and_the_record_stays() {
         .clone();
     let mut vars = s.vars.clone();
     vars.insert("ASG_NAME".into(), "cm-asg-dev-private".into());
-    let cfg = DnsConfig::from_env(Env::from_map(&vars)).unwrap();
+    let cfg = Config::from_env(Env::from_map(&vars)).unwrap();
     s.emulator.reset_counts();
     let err = handle(
         &cfg,
-        &s.actions,
+        &s.cloud,
         &asg::sample_event("launch-successful.json", "cm-asg-dev-private", &private),
     )
     .await

@@ -1,3 +1,4 @@
+#![cfg(feature = "emulator")]
 //! The watchdog against the local AWS emulator: each input shape, asserting the
 //! group's desired capacity and the messages published to the container's topic.
 
@@ -9,7 +10,7 @@ use aws_sdk_autoscaling::Client as AutoScaling;
 use cm_core::Env;
 use cm_testkit::{asg, repo_root, Emulator, Outcome, RuntimeApi};
 use serde_json::Value;
-use watchdog_scale_down::{handle, AwsWatchdogActions, WatchdogConfig};
+use watchdog_scale_down::{handle, AwsCloud, Config, Source, Status};
 
 const GROUP: &str = "cm-asg-dev-mc";
 
@@ -21,17 +22,17 @@ fn sample(name: &str) -> Value {
 struct Setup {
     emulator: Emulator,
     autoscaling: AutoScaling,
-    actions: AwsWatchdogActions,
+    cloud: AwsCloud,
     vars: HashMap<String, String>,
 }
 
 impl Setup {
-    fn config(&self) -> WatchdogConfig {
-        WatchdogConfig::from_env(Env::from_map(&self.vars)).expect("valid configuration")
+    fn config(&self) -> Config {
+        Config::from_env(Env::from_map(&self.vars)).expect("valid configuration")
     }
 
-    async fn run(&self, event: &Value) -> Result<watchdog_scale_down::Summary, cm_core::Error> {
-        handle(&self.config(), &self.actions, event).await
+    async fn run(&self, event: &Value) -> Result<watchdog_scale_down::Outcome, cm_core::Error> {
+        handle(&self.config(), &self.cloud, event).await
     }
 
     async fn desired(&self) -> i32 {
@@ -90,7 +91,7 @@ async fn setup(stop_when_left_up: bool) -> Setup {
     .collect();
     emulator.reset_counts();
     Setup {
-        actions: AwsWatchdogActions::new(&sdk),
+        cloud: AwsCloud::new(&sdk),
         emulator,
         autoscaling,
         vars,
@@ -101,7 +102,7 @@ async fn setup(stop_when_left_up: bool) -> Setup {
 async fn the_idle_alarm_invoking_directly_stops_the_container_and_says_why() {
     let s = setup(false).await;
     let summary = s.run(&sample("alarm-idle.json")).await.expect("success");
-    assert_eq!(summary.outcomes[0].result, "stopped");
+    assert_eq!(summary.outcomes[0].result, Status::Stopped);
     assert_eq!(s.desired().await, 0);
     assert_eq!(
         s.messages(),
@@ -118,11 +119,11 @@ async fn the_idle_alarm_through_sns_stops_the_container_and_a_duplicate_does_not
     let s = setup(false).await;
     let event = sample("sns-alarm-idle.json");
     let first = s.run(&event).await.expect("success");
-    assert_eq!(first.source, "sns-alarm");
-    assert_eq!(first.outcomes[0].result, "stopped");
+    assert_eq!(first.source, Source::SnsAlarm);
+    assert_eq!(first.outcomes[0].result, Status::Stopped);
     assert_eq!(s.desired().await, 0);
     let again = s.run(&event).await.expect("a duplicate is no error");
-    assert_eq!(again.outcomes[0].result, "already-stopped");
+    assert_eq!(again.outcomes[0].result, Status::AlreadyStopped);
     assert_eq!(
         s.messages().len(),
         1,
@@ -139,12 +140,12 @@ async fn the_idle_alarm_through_sns_stops_the_container_and_a_duplicate_does_not
 async fn ok_transitions_and_normal_task_stops_change_nothing() {
     let s = setup(false).await;
     let ok = s.run(&sample("alarm-idle-ok.json")).await.expect("success");
-    assert_eq!(ok.outcomes[0].result, "ignored");
+    assert_eq!(ok.outcomes[0].result, Status::Ignored);
     let scaled_in = s
         .run(&sample("ecs-task-scaled-in.json"))
         .await
         .expect("success");
-    assert_eq!(scaled_in.outcomes[0].result, "ignored");
+    assert_eq!(scaled_in.outcomes[0].result, Status::Ignored);
     assert_eq!(s.desired().await, 1);
     assert!(s.messages().is_empty());
     assert!(s.emulator.writes().is_empty(), "{:?}", s.emulator.calls());
@@ -154,7 +155,7 @@ async fn ok_transitions_and_normal_task_stops_change_nothing() {
 async fn the_left_up_alarm_only_notifies_unless_told_to_stop() {
     let s = setup(false).await;
     let summary = s.run(&sample("alarm-left-up.json")).await.expect("success");
-    assert_eq!(summary.outcomes[0].result, "notified");
+    assert_eq!(summary.outcomes[0].result, Status::Notified);
     assert_eq!(s.desired().await, 1);
     assert_eq!(
         s.messages(),
@@ -167,7 +168,7 @@ async fn the_left_up_alarm_only_notifies_unless_told_to_stop() {
 
     let s = setup(true).await;
     let summary = s.run(&sample("alarm-left-up.json")).await.expect("success");
-    assert_eq!(summary.outcomes[0].result, "stopped");
+    assert_eq!(summary.outcomes[0].result, Status::Stopped);
     assert_eq!(s.desired().await, 0);
     assert_eq!(s.messages()[0].1, "mc is being stopped: up for 8 hours.");
 }
@@ -179,7 +180,7 @@ async fn a_crashed_container_is_stopped_with_its_reason() {
         .run(&sample("ecs-task-crashed.json"))
         .await
         .expect("success");
-    assert_eq!(summary.outcomes[0].result, "stopped");
+    assert_eq!(summary.outcomes[0].result, Status::Stopped);
     assert_eq!(s.desired().await, 0);
     let messages = s.messages();
     assert_eq!(messages.len(), 1);

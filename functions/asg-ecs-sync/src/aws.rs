@@ -1,74 +1,28 @@
-//! What the ECS sync does to the world, behind a small trait, and its AWS SDK
-//! implementation.
-
-use std::future::Future;
+//! [`Cloud`] through the AWS SDK: Auto Scaling and ECS clients, built once at start-up.
 
 use aws_sdk_autoscaling::error::ProvideErrorMetadata;
 use aws_sdk_ecs::types::{ContainerInstanceStatus, DesiredStatus};
 use cm_core::asg_event::LifecycleAction;
 use cm_core::Error;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Completion {
-    Completed,
-    /// AWS no longer has this action waiting (a duplicate event, or the hook's
-    /// timeout already ran out): nothing left to do.
-    AlreadyDone(String),
-}
-
-pub trait SyncActions: Sync {
-    /// (instance id, lifecycle state) of every instance of the group.
-    fn group_instances(
-        &self,
-        asg: &str,
-    ) -> impl Future<Output = Result<Vec<(String, String)>, Error>> + Send;
-    fn set_service_desired(
-        &self,
-        cluster: &str,
-        service: &str,
-        desired: i32,
-    ) -> impl Future<Output = Result<(), Error>> + Send;
-    /// The ECS container instance of an EC2 instance, if it registered.
-    fn container_instance_arn(
-        &self,
-        cluster: &str,
-        instance_id: &str,
-    ) -> impl Future<Output = Result<Option<String>, Error>> + Send;
-    fn drain_container_instance(
-        &self,
-        cluster: &str,
-        arn: &str,
-    ) -> impl Future<Output = Result<(), Error>> + Send;
-    /// ARNs of the service's tasks on the container instance that have not stopped.
-    fn running_service_tasks(
-        &self,
-        cluster: &str,
-        service: &str,
-        container_instance: &str,
-    ) -> impl Future<Output = Result<Vec<String>, Error>> + Send;
-    fn complete_lifecycle_action(
-        &self,
-        asg: &str,
-        action: &LifecycleAction,
-    ) -> impl Future<Output = Result<Completion, Error>> + Send;
-}
+use crate::cloud::{Cloud, Completion};
 
 #[derive(Clone, Debug)]
-pub struct AwsSyncActions {
+pub struct AwsCloud {
     autoscaling: aws_sdk_autoscaling::Client,
     ecs: aws_sdk_ecs::Client,
 }
 
-impl AwsSyncActions {
+impl AwsCloud {
     pub fn new(sdk: &aws_config::SdkConfig) -> Self {
-        AwsSyncActions {
+        AwsCloud {
             autoscaling: aws_sdk_autoscaling::Client::new(sdk),
             ecs: aws_sdk_ecs::Client::new(sdk),
         }
     }
 }
 
-impl SyncActions for AwsSyncActions {
+impl Cloud for AwsCloud {
     async fn group_instances(&self, asg: &str) -> Result<Vec<(String, String)>, Error> {
         Ok(cm_core::autoscaling::describe_group(&self.autoscaling, asg)
             .await?
@@ -92,7 +46,7 @@ impl SyncActions for AwsSyncActions {
         Ok(())
     }
 
-    async fn container_instance_arn(
+    async fn container_instance(
         &self,
         cluster: &str,
         instance_id: &str,

@@ -1,7 +1,6 @@
-//! What the DNS updater reads and writes, behind a small trait, and its AWS SDK
-//! implementation.
+//! [`Cloud`] through the AWS SDK: EC2, Route 53, Auto Scaling and SNS clients built
+//! once at start-up.
 
-use std::future::Future;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use aws_sdk_route53::types::{
@@ -11,47 +10,20 @@ use aws_sdk_route53::types::{
 use aws_sdk_sns::types::MessageAttributeValue;
 use cm_core::Error;
 
-use crate::decide::{Addresses, Change, ChangeAction, Message, RecordSet};
-
-pub trait DnsActions: Sync {
-    fn instance_addresses(
-        &self,
-        instance_id: &str,
-    ) -> impl Future<Output = Result<Addresses, Error>> + Send;
-    /// The A and AAAA record sets named `name` in the zone.
-    fn current_records(
-        &self,
-        zone: &str,
-        name: &str,
-    ) -> impl Future<Output = Result<Vec<RecordSet>, Error>> + Send;
-    fn group_instances(
-        &self,
-        asg: &str,
-    ) -> impl Future<Output = Result<Vec<(String, String)>, Error>> + Send;
-    /// Applies the changes in one atomic batch.
-    fn change_records(
-        &self,
-        zone: &str,
-        changes: &[Change],
-    ) -> impl Future<Output = Result<(), Error>> + Send;
-    fn notify(
-        &self,
-        topic: &str,
-        message: &Message,
-    ) -> impl Future<Output = Result<(), Error>> + Send;
-}
+use crate::cloud::Cloud;
+use crate::decide::{Addresses, Change, ChangeAction, Message, RecordSet, RecordType};
 
 #[derive(Clone, Debug)]
-pub struct AwsDnsActions {
+pub struct AwsCloud {
     ec2: aws_sdk_ec2::Client,
     route53: aws_sdk_route53::Client,
     autoscaling: aws_sdk_autoscaling::Client,
     sns: aws_sdk_sns::Client,
 }
 
-impl AwsDnsActions {
+impl AwsCloud {
     pub fn new(sdk: &aws_config::SdkConfig) -> Self {
-        AwsDnsActions {
+        AwsCloud {
             ec2: aws_sdk_ec2::Client::new(sdk),
             route53: aws_sdk_route53::Client::new(sdk),
             autoscaling: aws_sdk_autoscaling::Client::new(sdk),
@@ -65,7 +37,7 @@ fn same_name(a: &str, b: &str) -> bool {
         .eq_ignore_ascii_case(b.trim_end_matches('.'))
 }
 
-impl DnsActions for AwsDnsActions {
+impl Cloud for AwsCloud {
     async fn instance_addresses(&self, instance_id: &str) -> Result<Addresses, Error> {
         let out = self
             .ec2
@@ -114,16 +86,23 @@ impl DnsActions for AwsDnsActions {
         Ok(out
             .resource_record_sets()
             .iter()
-            .filter(|r| same_name(r.name(), name) && matches!(r.r#type(), RrType::A | RrType::Aaaa))
-            .map(|r| RecordSet {
-                name: name.to_string(),
-                kind: r.r#type().as_str().to_string(),
-                ttl: r.ttl().unwrap_or_default(),
-                values: r
-                    .resource_records()
-                    .iter()
-                    .map(|v| v.value().to_string())
-                    .collect(),
+            .filter(|r| same_name(r.name(), name))
+            .filter_map(|r| {
+                let kind = match r.r#type() {
+                    RrType::A => RecordType::A,
+                    RrType::Aaaa => RecordType::Aaaa,
+                    _ => return None,
+                };
+                Some(RecordSet {
+                    name: name.to_string(),
+                    kind,
+                    ttl: r.ttl().unwrap_or_default(),
+                    values: r
+                        .resource_records()
+                        .iter()
+                        .map(|v| v.value().to_string())
+                        .collect(),
+                })
             })
             .collect())
     }
@@ -145,7 +124,10 @@ impl DnsActions for AwsDnsActions {
                 .map_err(|e| Error::aws("ChangeResourceRecordSets (record)", e))?;
             let set = ResourceRecordSet::builder()
                 .name(&c.record.name)
-                .r#type(RrType::from(c.record.kind.as_str()))
+                .r#type(match c.record.kind {
+                    RecordType::A => RrType::A,
+                    RecordType::Aaaa => RrType::Aaaa,
+                })
                 .ttl(c.record.ttl)
                 .set_resource_records(Some(records))
                 .build()

@@ -1,0 +1,163 @@
+//! Carries out a [`Plan`] through [`Cloud`]: the service's desired count, the drain
+//! (free the instance, then poll its tasks within a bounded time) and the lifecycle
+//! action's completion.
+
+use std::time::Duration;
+
+use cm_core::Error;
+use tokio::time::Instant;
+
+use crate::cloud::{Cloud, Completion};
+use crate::config::Config;
+use crate::decide::{Plan, Release, Terminate};
+use crate::outcome::{Action, EventKind, Outcome};
+
+/// Time kept back from the invocation's deadline to complete the lifecycle action.
+pub const COMPLETE_MARGIN: Duration = Duration::from_secs(10);
+
+/// Executes `plan`. `time_left` is the invocation's remaining time: the drain ends
+/// [`COMPLETE_MARGIN`] before it, or after `DRAIN_TIMEOUT_SECONDS`, whichever is first.
+pub async fn act<C: Cloud>(
+    config: &Config,
+    cloud: &C,
+    plan: Plan,
+    time_left: Duration,
+) -> Result<Outcome, Error> {
+    let started = Instant::now();
+    match plan {
+        Plan::Ignore { instance_id, why } => Ok(Outcome {
+            event: EventKind::Ignored,
+            instance_id,
+            actions: Vec::new(),
+            drained: None,
+            still_running: Vec::new(),
+            note: Some(why),
+        }),
+        Plan::StartService { instance_id } => {
+            cloud
+                .set_service_desired(&config.cluster, &config.service, 1)
+                .await?;
+            Ok(Outcome {
+                event: EventKind::Launch,
+                instance_id,
+                actions: vec![update_service(config, 1)],
+                drained: None,
+                still_running: Vec::new(),
+                note: None,
+            })
+        }
+        Plan::Terminate(terminate) => {
+            act_terminate(config, cloud, terminate, started, time_left).await
+        }
+    }
+}
+
+fn update_service(config: &Config, desired_count: i32) -> Action {
+    Action::UpdateService {
+        cluster: config.cluster.clone(),
+        service: config.service.clone(),
+        desired_count,
+    }
+}
+
+/// Frees the instance of the task, waits for the task to stop (at most
+/// `DRAIN_TIMEOUT_SECONDS`, and never past `time_left` after `started` minus
+/// [`COMPLETE_MARGIN`]), then completes the lifecycle action, drained or not.
+async fn act_terminate<C: Cloud>(
+    config: &Config,
+    cloud: &C,
+    plan: Terminate,
+    started: Instant,
+    time_left: Duration,
+) -> Result<Outcome, Error> {
+    let Terminate {
+        action,
+        release,
+        wait_for,
+        successor,
+    } = plan;
+    let mut actions = Vec::new();
+    let mut notes = Vec::new();
+    match release {
+        Release::StopService => {
+            cloud
+                .set_service_desired(&config.cluster, &config.service, 0)
+                .await?;
+            actions.push(update_service(config, 0));
+        }
+        Release::DrainContainerInstance(arn) => {
+            cloud
+                .drain_container_instance(&config.cluster, &arn)
+                .await?;
+            actions.push(Action::UpdateContainerInstancesState {
+                cluster: config.cluster.clone(),
+                container_instance: arn,
+                status: "DRAINING",
+            });
+        }
+        Release::Nothing => {}
+    }
+    if let Some(other) = &successor {
+        notes.push(format!(
+            "instance {other} is Pending or InService: the service keeps its desired count"
+        ));
+    }
+    let budget = config
+        .drain_timeout
+        .min(time_left.saturating_sub(COMPLETE_MARGIN + started.elapsed()));
+    let still_running = match &wait_for {
+        Some(arn) => drain(config, cloud, arn, Instant::now() + budget).await?,
+        None => Vec::new(),
+    };
+    if !still_running.is_empty() {
+        tracing::warn!(
+            instance = %action.instance_id,
+            still_running = ?still_running,
+            waited_seconds = budget.as_secs(),
+            "drain timed out; completing the lifecycle action anyway"
+        );
+    }
+    match cloud
+        .complete_lifecycle_action(&config.asg_name, &action)
+        .await?
+    {
+        Completion::Completed => actions.push(Action::CompleteLifecycleAction {
+            group: config.asg_name.clone(),
+            hook: action.hook_name.clone(),
+            instance_id: action.instance_id.clone(),
+            result: "CONTINUE",
+        }),
+        Completion::AlreadyDone(message) => {
+            notes.push(format!("lifecycle action already completed: {message}"))
+        }
+    }
+    Ok(Outcome {
+        event: EventKind::Terminate,
+        instance_id: action.instance_id,
+        actions,
+        drained: Some(still_running.is_empty()),
+        still_running,
+        note: (!notes.is_empty()).then(|| notes.join("; ")),
+    })
+}
+
+/// Polls every `DRAIN_POLL_SECONDS` until no task of the service runs on the
+/// container instance, or `deadline` passes; returns the tasks still running.
+async fn drain<C: Cloud>(
+    config: &Config,
+    cloud: &C,
+    container_instance: &str,
+    deadline: Instant,
+) -> Result<Vec<String>, Error> {
+    loop {
+        let running = cloud
+            .running_service_tasks(&config.cluster, &config.service, container_instance)
+            .await?;
+        let now = Instant::now();
+        if running.is_empty() || now >= deadline {
+            return Ok(running);
+        }
+        tracing::info!(tasks = ?running, "waiting for the container to stop");
+        tokio::time::sleep(config.drain_poll.min(deadline - now)).await;
+    }
+}

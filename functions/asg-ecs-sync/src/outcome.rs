@@ -1,0 +1,126 @@
+//! What one invocation saw and did: the invocation's response, and its log line.
+
+use serde::Serialize;
+
+/// What the event was, once read against the group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    Launch,
+    Terminate,
+    /// A launch into the warm pool, or a stale launch: nothing changed.
+    Ignored,
+}
+
+/// A call that changed something.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "call")]
+pub enum Action {
+    UpdateService {
+        cluster: String,
+        service: String,
+        desired_count: i32,
+    },
+    UpdateContainerInstancesState {
+        cluster: String,
+        container_instance: String,
+        /// Always `DRAINING`.
+        status: &'static str,
+    },
+    CompleteLifecycleAction {
+        group: String,
+        hook: String,
+        instance_id: String,
+        /// Always `CONTINUE`.
+        result: &'static str,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    pub event: EventKind,
+    pub instance_id: String,
+    /// The calls that changed something, in order.
+    pub actions: Vec<Action>,
+    /// For a terminate: did the instance's tasks of the service stop in time?
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drained: Option<bool>,
+    /// Tasks still running on the instance when the drain gave up.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub still_running: Vec<String>,
+    /// Why nothing changed, that a successor keeps the service, or that the
+    /// lifecycle action was already completed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_json_keeps_the_field_names_callers_read() {
+        let terminate = Outcome {
+            event: EventKind::Terminate,
+            instance_id: "i-1".into(),
+            actions: vec![
+                Action::UpdateService {
+                    cluster: "c".into(),
+                    service: "s".into(),
+                    desired_count: 0,
+                },
+                Action::CompleteLifecycleAction {
+                    group: "g".into(),
+                    hook: "h".into(),
+                    instance_id: "i-1".into(),
+                    result: "CONTINUE",
+                },
+            ],
+            drained: Some(false),
+            still_running: vec!["arn:task/1".into()],
+            note: Some("n".into()),
+        };
+        assert_eq!(
+            serde_json::to_value(&terminate).unwrap(),
+            json!({
+                "event": "terminate",
+                "instance_id": "i-1",
+                "actions": [
+                    {"call": "UpdateService", "cluster": "c", "service": "s", "desired_count": 0},
+                    {"call": "CompleteLifecycleAction", "group": "g", "hook": "h",
+                     "instance_id": "i-1", "result": "CONTINUE"},
+                ],
+                "drained": false,
+                "still_running": ["arn:task/1"],
+                "note": "n",
+            })
+        );
+    }
+
+    #[test]
+    fn absent_details_are_left_out() {
+        let ignored = Outcome {
+            event: EventKind::Ignored,
+            instance_id: "i-1".into(),
+            actions: Vec::new(),
+            drained: None,
+            still_running: Vec::new(),
+            note: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&ignored).unwrap(),
+            json!({"event": "ignored", "instance_id": "i-1", "actions": []})
+        );
+        let drain = Action::UpdateContainerInstancesState {
+            cluster: "c".into(),
+            container_instance: "ci".into(),
+            status: "DRAINING",
+        };
+        assert_eq!(
+            serde_json::to_value(&drain).unwrap()["call"],
+            "UpdateContainerInstancesState"
+        );
+    }
+}

@@ -1,0 +1,676 @@
+//! The ECS sync's handler with the in-memory [`FakeCloud`] and the sample events of
+//! `events/asg/`: every case of the emulator tests and of the sync's rows in the
+//! reliability tests (bad input, duplicates, out-of-order and stale events, injected
+//! failures), in milliseconds and without Python. Drain waits run on tokio's paused
+//! clock, so the configured 5 s polls and 300 s timeout pass at once and are measured
+//! exactly.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use asg_ecs_sync::{handle, Action, Config, EventKind, FakeCloud, Outcome, COMPLETE_MARGIN};
+use cm_core::Env;
+use serde_json::{json, Value};
+use tokio::time::Instant;
+
+const GROUP: &str = "cm-asg-dev-mc";
+const CLUSTER: &str = "cm-cluster-dev-mc";
+const SERVICE: &str = "cm-service-dev-mc";
+const HOOK: &str = "cm-hook-dev-mc-drain";
+/// The instance and token of the sample events.
+const INSTANCE: &str = "i-0a1b2c3d4e5f60718";
+const TOKEN: &str = "71514b9d-6a40-4b26-8523-05e7eEXAMPLE";
+const OTHER: &str = "i-0fedcba9876543210";
+const LONG: Duration = Duration::from_secs(900);
+
+/// The configuration `sam local invoke` uses (events/env.json): a 300 s drain timeout
+/// polled every 5 s.
+fn config() -> Config {
+    let env: Value = serde_json::from_str(include_str!("../../../events/env.json")).unwrap();
+    let vars: HashMap<String, String> = env["AsgEcsSyncFunction"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+        .collect();
+    Config::from_env(Env::from_map(&vars)).unwrap()
+}
+
+fn sample(name: &str) -> Value {
+    let text = match name {
+        "launch-successful.json" => include_str!("../../../events/asg/launch-successful.json"),
+        "launch-from-warm-pool.json" => {
+            include_str!("../../../events/asg/launch-from-warm-pool.json")
+        }
+        "launch-into-warm-pool.json" => {
+            include_str!("../../../events/asg/launch-into-warm-pool.json")
+        }
+        "terminate-lifecycle-action.json" => {
+            include_str!("../../../events/asg/terminate-lifecycle-action.json")
+        }
+        other => panic!("no sample event {other}"),
+    };
+    serde_json::from_str(text).unwrap()
+}
+
+fn launch() -> Value {
+    sample("launch-successful.json")
+}
+
+fn terminate() -> Value {
+    sample("terminate-lifecycle-action.json")
+}
+
+/// The sample `name` for `instance` (and, for a terminate, `token`).
+fn event_for(name: &str, instance: &str, token: &str) -> Value {
+    let mut event = sample(name);
+    event["detail"]["EC2InstanceId"] = instance.into();
+    if event["detail"].get("LifecycleActionToken").is_some() {
+        event["detail"]["LifecycleActionToken"] = token.into();
+    }
+    event
+}
+
+/// The sample's instance in service, registered in the cluster and running the
+/// service's task. Returns the fake, the container instance and the task.
+fn serving() -> (FakeCloud, String, String) {
+    let fake = FakeCloud::new(GROUP, CLUSTER, SERVICE);
+    fake.add_instance(INSTANCE, "InService");
+    let container_instance = fake.register_container_instance(INSTANCE);
+    fake.scale_service(1);
+    let task = fake.live_tasks()[0].arn.clone();
+    (fake, container_instance, task)
+}
+
+/// [`serving`], and the group scaled in: the instance waits in Terminating:Wait on
+/// the hook with the sample's token.
+fn terminating() -> (FakeCloud, String, String) {
+    let (fake, container_instance, task) = serving();
+    fake.begin_lifecycle_action(HOOK, INSTANCE, TOKEN);
+    (fake, container_instance, task)
+}
+
+async fn run(fake: &FakeCloud, event: &Value) -> Result<Outcome, cm_core::Error> {
+    handle(&config(), fake, event, LONG).await
+}
+
+fn update_service(desired_count: i32) -> Action {
+    Action::UpdateService {
+        cluster: CLUSTER.into(),
+        service: SERVICE.into(),
+        desired_count,
+    }
+}
+
+fn completion(instance: &str) -> Action {
+    Action::CompleteLifecycleAction {
+        group: GROUP.into(),
+        hook: HOOK.into(),
+        instance_id: instance.into(),
+        result: "CONTINUE",
+    }
+}
+
+fn completed(instance: &str) -> Vec<(String, String)> {
+    vec![(instance.to_string(), "CONTINUE".to_string())]
+}
+
+// ---------------------------------------------------------------- launches
+
+#[tokio::test]
+async fn a_launch_sets_the_service_to_one_and_a_task_is_placed() {
+    for name in ["launch-successful.json", "launch-from-warm-pool.json"] {
+        let fake = FakeCloud::new(GROUP, CLUSTER, SERVICE);
+        fake.add_instance(INSTANCE, "InService");
+        let container_instance = fake.register_container_instance(INSTANCE);
+        let outcome = run(&fake, &sample(name)).await.expect("success");
+        assert_eq!(
+            outcome,
+            Outcome {
+                event: EventKind::Launch,
+                instance_id: INSTANCE.into(),
+                actions: vec![update_service(1)],
+                drained: None,
+                still_running: Vec::new(),
+                note: None,
+            },
+            "{name}"
+        );
+        assert_eq!(fake.service_desired(), 1, "{name}");
+        assert_eq!(
+            fake.recorder.calls(),
+            vec![
+                format!("DescribeAutoScalingGroups {GROUP}"),
+                format!("UpdateService {CLUSTER}/{SERVICE} desiredCount=1"),
+            ]
+        );
+        let tasks = fake.live_tasks();
+        assert_eq!(tasks.len(), 1);
+        assert_eq!(tasks[0].container_instance, container_instance);
+    }
+}
+
+#[tokio::test]
+async fn a_launch_of_a_pending_instance_is_followed() {
+    let fake = FakeCloud::new(GROUP, CLUSTER, SERVICE);
+    fake.add_instance(INSTANCE, "Pending:Wait");
+    let outcome = run(&fake, &launch()).await.expect("success");
+    assert_eq!(outcome.event, EventKind::Launch);
+    assert_eq!(fake.service_desired(), 1);
+}
+
+#[tokio::test]
+async fn a_launch_into_the_warm_pool_reads_and_changes_nothing() {
+    let fake = FakeCloud::new(GROUP, CLUSTER, SERVICE);
+    fake.add_instance(INSTANCE, "Warmed:Pending");
+    let outcome = run(&fake, &sample("launch-into-warm-pool.json"))
+        .await
+        .expect("success");
+    assert_eq!(outcome.event, EventKind::Ignored);
+    assert!(outcome.actions.is_empty());
+    assert!(
+        outcome
+            .note
+            .as_deref()
+            .unwrap_or_default()
+            .contains("warm pool"),
+        "{outcome:?}"
+    );
+    assert!(
+        fake.recorder.calls().is_empty(),
+        "{:?}",
+        fake.recorder.calls()
+    );
+    assert_eq!(fake.service_desired(), 0);
+}
+
+#[tokio::test]
+async fn the_same_launch_twice_ends_with_one_task() {
+    let (fake, _, task) = serving();
+    for _ in 0..2 {
+        let outcome = run(&fake, &launch())
+            .await
+            .expect("a duplicate is no error");
+        assert_eq!(outcome.event, EventKind::Launch);
+    }
+    assert_eq!(fake.service_desired(), 1);
+    let tasks = fake.live_tasks();
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0].arn, task, "the running task was left alone");
+}
+
+// -------------------------------------------------------------- terminates
+
+#[tokio::test(start_paused = true)]
+async fn a_terminate_stops_the_service_waits_for_the_drain_then_completes() {
+    let (fake, container_instance, _) = terminating();
+    fake.tasks_stop_after_looks(3);
+    let started = Instant::now();
+    let outcome = run(&fake, &terminate()).await.expect("success");
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_secs(15),
+        "three polls 5 s apart saw the task, the fourth did not"
+    );
+    assert_eq!(
+        outcome,
+        Outcome {
+            event: EventKind::Terminate,
+            instance_id: INSTANCE.into(),
+            actions: vec![update_service(0), completion(INSTANCE)],
+            drained: Some(true),
+            still_running: Vec::new(),
+            note: None,
+        }
+    );
+    assert_eq!(fake.service_desired(), 0);
+    assert_eq!(fake.completed(), completed(INSTANCE));
+    assert_eq!(fake.recorder.count("ListTasks"), 4);
+    assert!(fake.recorder.calls().contains(&format!(
+        "ListTasks {CLUSTER} {container_instance} service:{SERVICE}"
+    )));
+    assert_eq!(
+        fake.recorder.writes(),
+        vec![
+            format!("UpdateService {CLUSTER}/{SERVICE} desiredCount=0"),
+            format!("CompleteLifecycleAction {GROUP} {HOOK} {INSTANCE} {TOKEN} CONTINUE"),
+        ],
+        "the service stops before the action is completed"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_same_terminate_twice_completes_once_then_notes_it_was_done() {
+    let (fake, _, _) = terminating();
+    let first = run(&fake, &terminate()).await.expect("success");
+    assert_eq!(first.drained, Some(true));
+    assert!(first.actions.contains(&completion(INSTANCE)));
+    let again = run(&fake, &terminate())
+        .await
+        .expect("a duplicate is no error");
+    assert_eq!(again.event, EventKind::Terminate);
+    assert!(
+        again
+            .note
+            .as_deref()
+            .unwrap_or_default()
+            .contains("lifecycle action already completed: No active Lifecycle Action found"),
+        "{again:?}"
+    );
+    assert!(!again.actions.contains(&completion(INSTANCE)));
+    assert_eq!(fake.completed(), completed(INSTANCE), "completed once");
+    assert_eq!(fake.recorder.count("CompleteLifecycleAction"), 2);
+    assert_eq!(fake.service_desired(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_drain_that_times_out_still_completes_and_names_what_ran() {
+    let (fake, _, task) = terminating();
+    fake.tasks_never_stop();
+    let started = Instant::now();
+    let outcome = run(&fake, &terminate()).await.expect("success");
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_secs(300),
+        "DRAIN_TIMEOUT_SECONDS"
+    );
+    assert_eq!(outcome.drained, Some(false));
+    assert_eq!(outcome.still_running, vec![task]);
+    assert_eq!(
+        fake.recorder.count("ListTasks"),
+        61,
+        "every 5 s, 0 to 300 s"
+    );
+    assert_eq!(fake.completed(), completed(INSTANCE));
+    assert!(outcome.actions.contains(&completion(INSTANCE)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_drain_is_bounded_by_the_invocations_remaining_time() {
+    let (fake, _, _) = terminating();
+    fake.tasks_never_stop();
+    let started = Instant::now();
+    let outcome = handle(
+        &config(),
+        &fake,
+        &terminate(),
+        COMPLETE_MARGIN + Duration::from_secs(7),
+    )
+    .await
+    .expect("success");
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_secs(7),
+        "polls at 0 s and 5 s, the last look at 7 s"
+    );
+    assert_eq!(fake.recorder.count("ListTasks"), 3);
+    assert_eq!(outcome.drained, Some(false));
+    assert_eq!(fake.completed(), completed(INSTANCE), "completed in time");
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_less_time_left_than_the_margin_it_completes_without_waiting() {
+    let (fake, _, task) = terminating();
+    fake.tasks_stop_after_looks(1);
+    let started = Instant::now();
+    let outcome = handle(&config(), &fake, &terminate(), Duration::from_secs(4))
+        .await
+        .expect("success");
+    assert_eq!(started.elapsed(), Duration::ZERO);
+    assert_eq!(fake.recorder.count("ListTasks"), 1);
+    assert_eq!(outcome.still_running, vec![task]);
+    assert_eq!(fake.completed(), completed(INSTANCE));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_successor_keeps_the_service_and_the_old_instance_is_drained_by_ecs() {
+    let (fake, old, _) = terminating();
+    fake.add_instance(OTHER, "InService");
+    let new = fake.register_container_instance(OTHER);
+    fake.tasks_stop_after_looks(1);
+    let outcome = run(&fake, &terminate()).await.expect("success");
+    assert_eq!(
+        outcome.actions,
+        vec![
+            Action::UpdateContainerInstancesState {
+                cluster: CLUSTER.into(),
+                container_instance: old.clone(),
+                status: "DRAINING",
+            },
+            completion(INSTANCE),
+        ]
+    );
+    assert_eq!(outcome.drained, Some(true));
+    assert!(
+        outcome.note.as_deref().unwrap_or_default().contains(OTHER),
+        "{outcome:?}"
+    );
+    assert_eq!(fake.service_desired(), 1, "the new instance needs the task");
+    let tasks = fake.live_tasks();
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0].container_instance, new, "ECS moved the task");
+    assert_eq!(fake.recorder.count("UpdateService"), 0);
+    assert_eq!(fake.completed(), completed(INSTANCE));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_terminate_of_an_instance_that_never_registered_completes_without_polling() {
+    let fake = FakeCloud::new(GROUP, CLUSTER, SERVICE);
+    fake.add_instance(INSTANCE, "InService");
+    fake.scale_service(1);
+    fake.begin_lifecycle_action(HOOK, INSTANCE, TOKEN);
+    let outcome = run(&fake, &terminate()).await.expect("success");
+    assert_eq!(
+        outcome.actions,
+        vec![update_service(0), completion(INSTANCE)]
+    );
+    assert_eq!(outcome.drained, Some(true));
+    assert_eq!(fake.recorder.count("ListTasks"), 0);
+    assert_eq!(fake.completed(), completed(INSTANCE));
+}
+
+// ------------------------------------------------------------- bad input
+
+fn with(path: &[&str], value: Value) -> Value {
+    let mut event = launch();
+    let mut at = &mut event;
+    for key in &path[..path.len() - 1] {
+        at = &mut at[*key];
+    }
+    at[path[path.len() - 1]] = value;
+    event
+}
+
+#[tokio::test]
+async fn foreign_groups_unknown_types_and_missing_fields_are_refused_before_any_call() {
+    let (fake, _, _) = terminating();
+    let mut foreign = terminate();
+    foreign["detail"]["AutoScalingGroupName"] = "someone-elses-asg".into();
+    let mut unknown = launch();
+    unknown["detail-type"] = "EC2 Instance Terminate Successful".into();
+    let mut no_hook = terminate();
+    no_hook["detail"]
+        .as_object_mut()
+        .unwrap()
+        .remove("LifecycleHookName");
+    for (event, expected) in [
+        (foreign, "not \"cm-asg-dev-mc\""),
+        (unknown, "unsupported detail-type"),
+        (no_hook, "detail.LifecycleHookName is missing"),
+    ] {
+        let err = run(&fake, &event).await.expect_err("an error");
+        assert_eq!(err.kind(), "InvalidEvent");
+        assert!(
+            err.to_string().contains(expected),
+            "{err} should say {expected}"
+        );
+    }
+    assert!(
+        fake.recorder.calls().is_empty(),
+        "{:?}",
+        fake.recorder.calls()
+    );
+    assert_eq!(fake.service_desired(), 1);
+    assert!(fake.completed().is_empty());
+    assert_eq!(fake.pending_tokens(), vec![TOKEN.to_string()]);
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_or_ignored_and_writes_nothing() {
+    let (fake, _, _) = serving();
+    let mut no_token = terminate();
+    no_token["detail"]
+        .as_object_mut()
+        .unwrap()
+        .remove("LifecycleActionToken");
+    let cases: Vec<(&str, Value, Result<EventKind, &str>)> = vec![
+        (
+            "foreign Auto Scaling group",
+            with(
+                &["detail", "AutoScalingGroupName"],
+                json!("someone-elses-asg"),
+            ),
+            Err("not \"cm-asg-dev-mc\""),
+        ),
+        (
+            "unknown detail-type",
+            with(&["detail-type"], json!("EC2 Instance Launch Unsuccessful")),
+            Err("unsupported detail-type"),
+        ),
+        (
+            "another source",
+            with(&["source"], json!("aws.ec2")),
+            Err("not aws.autoscaling"),
+        ),
+        (
+            "no instance id",
+            with(&["detail", "EC2InstanceId"], Value::Null),
+            Err("EC2InstanceId"),
+        ),
+        (
+            "not an instance id",
+            with(&["detail", "EC2InstanceId"], json!("../../etc/passwd")),
+            Err("is not an instance id"),
+        ),
+        (
+            "not an event at all",
+            json!(["a", "list"]),
+            Err("not an Auto Scaling EventBridge event"),
+        ),
+        (
+            "terminate without its token",
+            no_token,
+            Err("LifecycleActionToken"),
+        ),
+        (
+            "launch into the warm pool",
+            with(&["detail", "Destination"], json!("WarmPool")),
+            Ok(EventKind::Ignored),
+        ),
+    ];
+    for (case, event, expected) in cases {
+        match (run(&fake, &event).await, expected) {
+            (Err(err), Err(says)) => {
+                assert_eq!(err.kind(), "InvalidEvent", "{case}: {err}");
+                assert!(err.to_string().contains(says), "{case}: {err}");
+            }
+            (Ok(outcome), Ok(kind)) => {
+                assert_eq!(outcome.event, kind, "{case}");
+                assert!(outcome.actions.is_empty(), "{case}");
+            }
+            (got, expected) => panic!("{case}: got {got:?}, expected {expected:?}"),
+        }
+    }
+    assert!(
+        fake.recorder.writes().is_empty(),
+        "{:?}",
+        fake.recorder.writes()
+    );
+    assert_eq!(fake.service_desired(), 1);
+    assert_eq!(fake.live_tasks().len(), 1);
+}
+
+// ------------------------------------------------ out of order and stale
+
+#[tokio::test(start_paused = true)]
+async fn a_launch_delivered_after_its_terminate_is_stale_and_changes_nothing() {
+    let (fake, _, _) = terminating();
+    run(&fake, &terminate()).await.expect("terminate");
+    assert!(fake.instances().is_empty(), "the instance left the group");
+    let writes = fake.recorder.writes();
+    let late = run(&fake, &launch()).await.expect("no error");
+    assert_eq!(late.event, EventKind::Ignored);
+    assert!(
+        late.note
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("stale launch"),
+        "{late:?}"
+    );
+    assert_eq!(fake.recorder.writes(), writes, "nothing more written");
+    assert_eq!(fake.service_desired(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stale_terminate_of_a_after_b_launched_keeps_bs_service() {
+    let (fake, _, _) = terminating();
+    run(&fake, &terminate()).await.expect("terminate A");
+    // Up again on B.
+    fake.add_instance(OTHER, "InService");
+    let b = fake.register_container_instance(OTHER);
+    let launch_b = event_for("launch-successful.json", OTHER, "");
+    assert_eq!(
+        run(&fake, &launch_b).await.expect("launch B").event,
+        EventKind::Launch
+    );
+    let b_task = fake.live_tasks();
+    assert_eq!(b_task.len(), 1);
+    assert_eq!(b_task[0].container_instance, b);
+    // A terminate of A registered late arrives now.
+    fake.begin_lifecycle_action(HOOK, INSTANCE, "token-a2");
+    let stale = event_for("terminate-lifecycle-action.json", INSTANCE, "token-a2");
+    let outcome = run(&fake, &stale).await.expect("no error");
+    assert!(
+        outcome.note.as_deref().unwrap_or_default().contains(OTHER),
+        "{outcome:?}"
+    );
+    assert_eq!(fake.service_desired(), 1, "B keeps the service");
+    assert_eq!(fake.live_tasks(), b_task, "B's task runs on");
+    assert_eq!(
+        fake.completed(),
+        vec![
+            (INSTANCE.to_string(), "CONTINUE".to_string()),
+            (INSTANCE.to_string(), "CONTINUE".to_string()),
+        ],
+        "A's second action completed too"
+    );
+    let stops = fake
+        .recorder
+        .writes()
+        .into_iter()
+        .filter(|w| w.starts_with("UpdateService") && w.ends_with("desiredCount=0"))
+        .count();
+    assert_eq!(stops, 1, "only A's first terminate stopped the service");
+    assert_eq!(
+        fake.recorder.count("UpdateService"),
+        2,
+        "A's stop and B's start"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_duplicate_terminate_with_a_successor_notes_both() {
+    let (fake, _, _) = terminating();
+    fake.add_instance(OTHER, "Pending");
+    fake.register_container_instance(OTHER);
+    run(&fake, &terminate()).await.expect("first");
+    let again = run(&fake, &terminate()).await.expect("again");
+    let note = again.note.unwrap_or_default();
+    assert!(
+        note.contains(OTHER) && note.contains("already completed"),
+        "{note}"
+    );
+    assert_eq!(fake.service_desired(), 1);
+    assert_eq!(fake.completed().len(), 1);
+}
+
+// ----------------------------------------------------------------- faults
+
+#[tokio::test]
+async fn a_failed_update_service_on_launch_fails_naming_it_and_a_retry_succeeds() {
+    let fake = FakeCloud::new(GROUP, CLUSTER, SERVICE);
+    fake.add_instance(INSTANCE, "InService");
+    fake.recorder.fail("UpdateService", 1);
+    let err = run(&fake, &launch()).await.expect_err("the call failed");
+    assert_eq!(err.kind(), "AwsError");
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("UpdateService {CLUSTER}/{SERVICE}")) && text.contains("Throttling"),
+        "{text}"
+    );
+    assert_eq!(fake.service_desired(), 0);
+    run(&fake, &launch()).await.expect("Lambda's retry");
+    assert_eq!(fake.service_desired(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_update_service_on_terminate_leaves_the_action_for_the_retry() {
+    let (fake, _, _) = terminating();
+    fake.recorder.fail("UpdateService", 1);
+    let err = run(&fake, &terminate()).await.expect_err("the call failed");
+    assert!(err.to_string().contains("UpdateService"), "{err}");
+    assert!(
+        fake.completed().is_empty(),
+        "not completed before the drain"
+    );
+    assert_eq!(fake.recorder.count("CompleteLifecycleAction"), 0);
+    let retry = run(&fake, &terminate()).await.expect("Lambda's retry");
+    assert_eq!(retry.drained, Some(true));
+    assert_eq!(fake.completed(), completed(INSTANCE));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_complete_lifecycle_action_fails_naming_it_and_a_retry_completes() {
+    let (fake, _, _) = terminating();
+    fake.recorder.fail("CompleteLifecycleAction", 1);
+    let err = run(&fake, &terminate()).await.expect_err("the call failed");
+    assert_eq!(err.kind(), "AwsError");
+    assert!(
+        err.to_string().contains(&format!(
+            "CompleteLifecycleAction {GROUP} {HOOK} {INSTANCE}"
+        )),
+        "{err}"
+    );
+    assert!(fake.completed().is_empty());
+    assert_eq!(fake.pending_tokens(), vec![TOKEN.to_string()]);
+    let retry = run(&fake, &terminate()).await.expect("Lambda's retry");
+    assert!(retry.actions.contains(&completion(INSTANCE)), "{retry:?}");
+    assert_eq!(retry.note, None);
+    assert_eq!(fake.completed(), completed(INSTANCE));
+}
+
+#[tokio::test]
+async fn a_failed_read_of_the_group_fails_before_anything_is_written() {
+    let (fake, _, _) = terminating();
+    fake.recorder.fail("DescribeAutoScalingGroups", 2);
+    for event in [launch(), terminate()] {
+        let err = run(&fake, &event).await.expect_err("the read failed");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("DescribeAutoScalingGroups {GROUP} failed")),
+            "{err}"
+        );
+    }
+    assert!(
+        fake.recorder.writes().is_empty(),
+        "{:?}",
+        fake.recorder.writes()
+    );
+    assert_eq!(fake.service_desired(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_look_at_the_tasks_fails_the_invocation_and_leaves_the_action() {
+    let (fake, _, _) = terminating();
+    fake.recorder.fail("ListTasks", 1);
+    let err = run(&fake, &terminate()).await.expect_err("the look failed");
+    assert!(err.to_string().starts_with("ListTasks"), "{err}");
+    assert!(fake.completed().is_empty());
+    assert_eq!(fake.pending_tokens(), vec![TOKEN.to_string()]);
+}
+
+// ----------------------------------------------------------- the response
+
+#[tokio::test(start_paused = true)]
+async fn the_response_has_the_fields_the_story_and_the_reliability_tests_read() {
+    let (fake, _, _) = terminating();
+    let terminate = serde_json::to_value(run(&fake, &terminate()).await.unwrap()).unwrap();
+    assert_eq!(terminate["event"], "terminate");
+    assert_eq!(terminate["instance_id"], INSTANCE);
+    assert_eq!(terminate["drained"], true);
+    assert_eq!(terminate["actions"][1]["call"], "CompleteLifecycleAction");
+    assert!(terminate.get("still_running").is_none());
+    let late = serde_json::to_value(run(&fake, &launch()).await.unwrap()).unwrap();
+    assert_eq!(late["event"], "ignored");
+    assert!(late["note"].as_str().unwrap_or_default().contains(INSTANCE));
+}
