@@ -1,0 +1,350 @@
+//! The probe's configuration: the environment variables it reads, declared once in
+//! [`VARS`] (docs/functions.md, template.yaml and events/env.json are checked against
+//! it by `tests/contract.rs`).
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use cm_core::{ConfigError, Env, EnvVar};
+
+use crate::protocol::GameProtocol;
+
+/// Every variable the probe reads.
+pub const VARS: &[EnvVar] = &[
+    EnvVar::required("ASG_NAME", "the container's Auto Scaling group"),
+    EnvVar::with_default(
+        "GAME_PROTOCOL",
+        "none",
+        "how the game server is asked for its players: `minecraft-java`, `minecraft-bedrock`, \
+         `a2s` (Steam dedicated servers) or `none` (no probe)",
+    ),
+    EnvVar::optional(
+        "GAME_PORT",
+        "the port queried, as given (for Valheim its query port, the game port + 1); required \
+         unless `GAME_PROTOCOL` is `none`",
+    ),
+    EnvVar::optional(
+        "GAME_HOST",
+        "the address probed, an IP address or a DNS name; unset: the public IPv4 of the \
+         group's InService instance",
+    ),
+    EnvVar::required(
+        "METRIC_NAMESPACE",
+        "the `Players` metric's namespace, e.g. `ContainerManager`",
+    ),
+    EnvVar::with_default(
+        "METRIC_DIMENSIONS",
+        "{}",
+        "a JSON object of dimension names to values, e.g. `{\"ContainerName\":\"mc\"}`",
+    ),
+    EnvVar::with_default(
+        "PROBE_TIMEOUT_MS",
+        "2000",
+        "how long the game server has to answer, in milliseconds (100 to 30000); no answer \
+         in time is an unknown count, never 0",
+    ),
+];
+
+/// The name of the metric the probe puts.
+pub const PLAYERS_METRIC: &str = "Players";
+
+/// CloudWatch's limit on dimensions per metric.
+const MAX_DIMENSIONS: usize = 30;
+
+/// The bounds of `PROBE_TIMEOUT_MS`.
+const TIMEOUT_MS: std::ops::RangeInclusive<u64> = 100..=30_000;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// `ASG_NAME`
+    pub asg_name: String,
+    /// The game server to ask; `None` when `GAME_PROTOCOL` is `none`.
+    pub game: Option<Game>,
+    /// `PROBE_TIMEOUT_MS`: the whole exchange with the game server (name lookup,
+    /// connection, every round of the protocol).
+    pub timeout: Duration,
+    /// Where the count goes.
+    pub metric: PlayersMetric,
+}
+
+/// The game server's status protocol and where to reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Game {
+    /// `GAME_PROTOCOL`
+    pub protocol: GameProtocol,
+    /// `GAME_PORT`
+    pub port: u16,
+    /// `GAME_HOST`: an IP address or a DNS name (lower case); `None`: the InService
+    /// instance's public IPv4.
+    pub host: Option<String>,
+}
+
+/// The `Players` metric (unit Count).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlayersMetric {
+    /// `METRIC_NAMESPACE`
+    pub namespace: String,
+    /// `METRIC_DIMENSIONS`, a JSON object of names to values.
+    pub dimensions: BTreeMap<String, String>,
+}
+
+impl Config {
+    pub fn from_env(env: Env<'_>) -> Result<Self, ConfigError> {
+        let mut env = env.declared(VARS);
+        let asg_name = env.required("ASG_NAME");
+        let raw_protocol = env.or_declared_default("GAME_PROTOCOL");
+        let protocol = GameProtocol::from_setting(&raw_protocol);
+        if protocol.is_none() {
+            env.invalid(
+                "GAME_PROTOCOL",
+                &raw_protocol,
+                "one of minecraft-java, minecraft-bedrock, a2s, none",
+            );
+        }
+        // A protocol needs a port: no default fits every game (Valheim answers on its
+        // game port + 1, most Source games on 27015).
+        let raw_port = match protocol {
+            Some(Some(_)) => env.required("GAME_PORT"),
+            _ => env.optional("GAME_PORT"),
+        };
+        let port = raw_port.and_then(|raw| match raw.parse::<u16>() {
+            Ok(port) if port > 0 => Some(port),
+            _ => {
+                env.invalid("GAME_PORT", &raw, "a port number from 1 to 65535");
+                None
+            }
+        });
+        let host = env.optional("GAME_HOST").and_then(|raw| {
+            let host = normalise_host(&raw);
+            if host.is_none() {
+                env.invalid(
+                    "GAME_HOST",
+                    &raw,
+                    "an IP address or a DNS name such as mc.example.com",
+                );
+            }
+            host
+        });
+        let namespace = env.required("METRIC_NAMESPACE");
+        let raw_dimensions = env.or_declared_default("METRIC_DIMENSIONS");
+        let dimensions = match parse_dimensions(&raw_dimensions) {
+            Ok(dims) => Some(dims),
+            Err(expected) => {
+                env.invalid("METRIC_DIMENSIONS", &raw_dimensions, &expected);
+                None
+            }
+        };
+        let timeout_ms: Option<u64> =
+            env.parse_or_declared_default("PROBE_TIMEOUT_MS", "a whole number of milliseconds");
+        let timeout_ms = timeout_ms.and_then(|ms| {
+            if TIMEOUT_MS.contains(&ms) {
+                Some(ms)
+            } else {
+                env.invalid(
+                    "PROBE_TIMEOUT_MS",
+                    &ms.to_string(),
+                    &format!(
+                        "from {} to {} milliseconds",
+                        TIMEOUT_MS.start(),
+                        TIMEOUT_MS.end()
+                    ),
+                );
+                None
+            }
+        });
+        let game = match protocol {
+            Some(Some(protocol)) => port.map(|port| {
+                Some(Game {
+                    protocol,
+                    port,
+                    host,
+                })
+            }),
+            Some(None) => Some(None),
+            None => None,
+        };
+        env.finish(|| {
+            Some(Config {
+                asg_name: asg_name?,
+                game: game?,
+                timeout: Duration::from_millis(timeout_ms?),
+                metric: PlayersMetric {
+                    namespace: namespace?,
+                    dimensions: dimensions?,
+                },
+            })
+        })
+    }
+}
+
+/// An IP address as written, or a DNS name in lower case without a trailing dot.
+fn normalise_host(raw: &str) -> Option<String> {
+    let raw = raw.trim();
+    let bare = raw
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .unwrap_or(raw);
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return Some(ip.to_string());
+    }
+    cm_core::config::normalise_dns_name(raw)
+}
+
+/// `METRIC_DIMENSIONS`, the same convention as the other metrics of the project: a
+/// JSON object of non-empty names to non-empty string values.
+fn parse_dimensions(raw: &str) -> Result<BTreeMap<String, String>, String> {
+    const EXPECTED: &str = "a JSON object of dimension names to string values";
+    let dims: BTreeMap<String, serde_json::Value> =
+        serde_json::from_str(raw).map_err(|_| EXPECTED.to_string())?;
+    if dims.len() > MAX_DIMENSIONS {
+        return Err(format!("at most {MAX_DIMENSIONS} dimensions"));
+    }
+    dims.into_iter()
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) if !k.is_empty() && !s.is_empty() => Ok((k, s)),
+            _ => Err(EXPECTED.to_string()),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn full() -> HashMap<String, String> {
+        vars(&[
+            ("ASG_NAME", "cm-asg-dev-mc"),
+            ("GAME_PROTOCOL", "minecraft-java"),
+            ("GAME_PORT", "25565"),
+            ("METRIC_NAMESPACE", "ContainerManager"),
+            ("METRIC_DIMENSIONS", r#"{"ContainerName":"mc"}"#),
+        ])
+    }
+
+    #[test]
+    fn reads_the_contract_with_defaults() {
+        let cfg = Config::from_env(Env::from_map(&full())).unwrap();
+        assert_eq!(cfg.asg_name, "cm-asg-dev-mc");
+        assert_eq!(
+            cfg.game,
+            Some(Game {
+                protocol: GameProtocol::MinecraftJava,
+                port: 25565,
+                host: None
+            })
+        );
+        assert_eq!(cfg.timeout, Duration::from_millis(2000));
+        assert_eq!(cfg.metric.namespace, "ContainerManager");
+        assert_eq!(cfg.metric.dimensions["ContainerName"], "mc");
+    }
+
+    #[test]
+    fn the_protocol_defaults_to_none_and_then_needs_no_port() {
+        let map = vars(&[("ASG_NAME", "g"), ("METRIC_NAMESPACE", "ContainerManager")]);
+        let cfg = Config::from_env(Env::from_map(&map)).unwrap();
+        assert_eq!(cfg.game, None);
+        assert!(cfg.metric.dimensions.is_empty());
+    }
+
+    #[test]
+    fn every_protocol_name_is_read_case_insensitively() {
+        for (raw, protocol) in [
+            ("minecraft-java", GameProtocol::MinecraftJava),
+            ("Minecraft-Bedrock", GameProtocol::MinecraftBedrock),
+            ("A2S", GameProtocol::A2s),
+        ] {
+            let mut map = full();
+            map.insert("GAME_PROTOCOL".into(), raw.into());
+            let cfg = Config::from_env(Env::from_map(&map)).unwrap();
+            assert_eq!(cfg.game.map(|g| g.protocol), Some(protocol), "{raw}");
+        }
+    }
+
+    #[test]
+    fn game_host_takes_addresses_and_names() {
+        for (raw, host) in [
+            ("203.0.113.10", "203.0.113.10"),
+            ("[2001:db8::1]", "2001:db8::1"),
+            ("2001:DB8::1", "2001:db8::1"),
+            ("MC.Example.com.", "mc.example.com"),
+        ] {
+            let mut map = full();
+            map.insert("GAME_HOST".into(), raw.into());
+            let cfg = Config::from_env(Env::from_map(&map)).unwrap();
+            assert_eq!(
+                cfg.game.and_then(|g| g.host).as_deref(),
+                Some(host),
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_protocol_without_a_port_is_refused_by_name() {
+        let mut map = full();
+        map.remove("GAME_PORT");
+        map.insert("GAME_PROTOCOL".into(), "a2s".into());
+        let err = Config::from_env(Env::from_map(&map)).unwrap_err();
+        assert_eq!(err.problems.len(), 1, "{err}");
+        assert!(err.problems[0].contains("GAME_PORT is not set"), "{err}");
+    }
+
+    #[test]
+    fn every_bad_variable_is_named() {
+        let map = vars(&[
+            ("GAME_PROTOCOL", "quake"),
+            ("GAME_PORT", "70000"),
+            ("GAME_HOST", "mc example.com"),
+            ("METRIC_DIMENSIONS", "[1,2]"),
+            ("PROBE_TIMEOUT_MS", "soon"),
+        ]);
+        let err = Config::from_env(Env::from_map(&map)).unwrap_err();
+        let text = err.to_string();
+        for name in [
+            "ASG_NAME is not set",
+            "GAME_PROTOCOL must be one of",
+            "GAME_PORT must be a port number",
+            "GAME_HOST must be an IP address or a DNS name",
+            "METRIC_NAMESPACE is not set",
+            "METRIC_DIMENSIONS must be",
+            "PROBE_TIMEOUT_MS must be a whole number",
+        ] {
+            assert!(text.contains(name), "{name} missing from: {text}");
+        }
+        assert_eq!(err.problems.len(), 7, "{text}");
+    }
+
+    #[test]
+    fn timeouts_and_ports_out_of_range_are_refused() {
+        for (name, value, expected) in [
+            ("PROBE_TIMEOUT_MS", "50", "from 100 to 30000 milliseconds"),
+            (
+                "PROBE_TIMEOUT_MS",
+                "60000",
+                "from 100 to 30000 milliseconds",
+            ),
+            ("GAME_PORT", "0", "a port number from 1 to 65535"),
+        ] {
+            let mut map = full();
+            map.insert(name.into(), value.into());
+            let err = Config::from_env(Env::from_map(&map)).unwrap_err();
+            assert!(err.to_string().contains(expected), "{name}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn dimension_values_must_be_strings() {
+        let mut map = full();
+        map.insert("METRIC_DIMENSIONS".into(), r#"{"ContainerName":3}"#.into());
+        assert!(Config::from_env(Env::from_map(&map)).is_err());
+    }
+}
