@@ -1,12 +1,19 @@
-"""Least-privilege checks of template.yaml's IAM, on the template as CloudFormation
-will see it (the SAM transform applied, so the functions' roles are plain
-AWS::IAM::Role resources).
+"""Checks of template.yaml on the template as CloudFormation will see it (the SAM
+transform applied, so the functions' roles are plain AWS::IAM::Role resources): IAM
+least privilege, and every resource name within its AWS limit.
 
 Usage: python scripts/template_checks.py template.yaml OUT.json
   Writes the transformed template to OUT.json (checkov then scans it too) and prints
-  every IAM problem; exits 1 if there is one. Needs cfn-lint and aws-sam-translator
-  (both in .tools, from scripts/setup-tools). The rules themselves (iam_problems) are
-  plain Python over the transformed template, tested in tests/template/.
+  every problem; exits 1 if there is one. Needs cfn-lint and aws-sam-translator (both
+  in .tools, from scripts/setup-tools). The checks themselves (iam_problems,
+  name_problems, and rule_failures, which evaluates the template's Rules offline) are
+  plain Python over the template, tested in tests/template/.
+
+Names: every parameter that can reach a name gets its longest value (MaxLength
+characters that its AllowedPattern accepts, the longest AllowedValue, or MaxValue),
+and every name property listed in NAME_LIMITS is evaluated with them and compared
+with its limit; a name property that depends on the parameters but has no limit
+listed is a problem too.
 
 The rules:
 - no wildcard in an action (``ecs:*``, ``ecs:Describe*``): every action is named;
@@ -21,6 +28,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import sys
 from typing import Any
 
@@ -109,6 +118,331 @@ def iam_problems(template: dict[str, Any]) -> list[str]:
     return problems
 
 
+# ------------------------------------------------------------------ names and limits
+
+# AWS's limits on the names (and name-like strings) the template sets, per resource
+# type and property path ("[]" walks a list). Service quotas pages and API references.
+NAME_LIMITS: dict[str, dict[str, int]] = {
+    "AWS::Lambda::Function": {"FunctionName": 64, "Description": 256},
+    "AWS::IAM::Role": {"RoleName": 64},
+    "AWS::IAM::InstanceProfile": {"InstanceProfileName": 128},
+    "AWS::IAM::Policy": {"PolicyName": 128},
+    "AWS::IAM::ManagedPolicy": {"ManagedPolicyName": 128},
+    "AWS::Logs::LogGroup": {"LogGroupName": 512},
+    "AWS::Logs::ResourcePolicy": {"PolicyName": 255},
+    "AWS::Logs::SubscriptionFilter": {"FilterName": 512, "LogGroupName": 512},
+    # A DNS name: 253 characters written without the trailing dot.
+    "AWS::Route53::HostedZone": {"Name": 253, "HostedZoneConfig.Comment": 256},
+    "AWS::Route53::RecordSet": {"Name": 253},
+    "AWS::SQS::Queue": {"QueueName": 80},
+    "AWS::SNS::Topic": {"TopicName": 256, "DisplayName": 100},
+    "AWS::EC2::SecurityGroup": {"GroupName": 255, "GroupDescription": 255},
+    "AWS::EC2::LaunchTemplate": {"LaunchTemplateName": 128},
+    "AWS::AutoScaling::AutoScalingGroup": {
+        "AutoScalingGroupName": 255,
+        "LifecycleHookSpecificationList[].LifecycleHookName": 255,
+    },
+    "AWS::AutoScaling::LifecycleHook": {"LifecycleHookName": 255},
+    "AWS::ECS::Cluster": {"ClusterName": 255},
+    "AWS::ECS::TaskDefinition": {"Family": 255, "ContainerDefinitions[].Name": 255},
+    "AWS::ECS::Service": {"ServiceName": 255},
+    "AWS::CloudWatch::Alarm": {"AlarmName": 255, "AlarmDescription": 1024},
+    "AWS::Events::Rule": {"Name": 64, "Description": 512},
+    "AWS::Scheduler::Schedule": {"Name": 64, "Description": 512},
+    "AWS::Lambda::EventInvokeConfig": {},
+    "AWS::Lambda::Permission": {},
+}
+
+# Limits that hold wherever the property appears (tags, metric dimensions).
+ANY_RESOURCE_LIMITS = {
+    "Tags[].Key": 128,
+    "Tags[].Value": 256,
+    "FileSystemTags[].Value": 256,
+    "LaunchTemplateData.TagSpecifications[].Tags[].Value": 256,
+    "Dimensions[].Value": 1024,
+    "Metrics[].MetricStat.Metric.Dimensions[].Value": 1024,
+}
+
+# The longest values of the pseudo parameters.
+LONGEST_PSEUDO = {
+    "AWS::Region": "us-isof-south-1",  # the longest region names have 15 characters
+    "AWS::AccountId": "123456789012",
+    "AWS::Partition": "aws-us-gov",
+    "AWS::StackName": "s" * 128,
+    "AWS::URLSuffix": "amazonaws.com.cn",
+    "AWS::StackId": "arn:aws-us-gov:cloudformation:us-isof-south-1:123456789012:stack/" + "s" * 128 + "/" + "0" * 36,
+}
+
+# What a Ref to a resource returns, at its longest, when that is not the resource's own
+# name property.
+LONGEST_REF = {
+    "AWS::EFS::MountTarget": "fsmt-" + "0" * 17,
+    "AWS::EFS::FileSystem": "fs-" + "0" * 17,
+    "AWS::Route53::HostedZone": "Z" + "0" * 31,
+}
+
+# The property whose value a Ref to the resource returns, where that is its name.
+REF_IS_PROPERTY = {
+    "AWS::Route53::RecordSet": "Name",
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::ECS::Cluster": "ClusterName",
+    "AWS::SQS::Queue": "QueueName",
+    "AWS::AutoScaling::AutoScalingGroup": "AutoScalingGroupName",
+    "AWS::Lambda::Function": "FunctionName",
+}
+
+
+class Unbounded(str):
+    """A value whose length the template does not bound; its text says why."""
+
+
+def _domain_like(length: int) -> str:
+    """A domain name of exactly ``length`` characters: 63-character labels."""
+    labels, left = [], length
+    while left > 0:
+        take = min(63, left)
+        if 0 < left - take - 1 < 2:  # leave room for a final label of 2+ characters
+            take = left - 3
+        labels.append("a" * take)
+        left -= take + 1
+    return ".".join(labels)
+
+
+def longest_value(name: str, parameter: dict[str, Any]) -> str:
+    """The longest value ``parameter`` accepts, or an Unbounded saying why not."""
+    if "AllowedValues" in parameter:
+        return max((str(v) for v in parameter["AllowedValues"]), key=len)
+    if parameter.get("Type") == "Number":
+        if "MaxValue" in parameter:
+            return str(parameter["MaxValue"])
+        return Unbounded(f"parameter {name} has no MaxValue")
+    if "MaxLength" not in parameter:
+        return Unbounded(f"parameter {name} has no MaxLength")
+    length = int(parameter["MaxLength"])
+    pattern = parameter.get("AllowedPattern")
+    for candidate in ("a" * length, _domain_like(length)):
+        if pattern is None or re.fullmatch(pattern, candidate):
+            return candidate
+    return Unbounded(f"parameter {name}: no value of MaxLength {length} matches its AllowedPattern")
+
+
+def longest_parameters(template: dict[str, Any]) -> dict[str, str]:
+    values = {name: longest_value(name, p) for name, p in template.get("Parameters", {}).items()}
+    values.update(LONGEST_PSEUDO)
+    return values
+
+
+def evaluate(node: Any, values: dict[str, str], resources: dict[str, Any]) -> Any:
+    """``node`` with its intrinsic functions applied to ``values``; both branches of an
+    Fn::If are possible, so it takes the longer. Strings, lists, or Unbounded."""
+
+    def ev(n: Any) -> Any:
+        return evaluate(n, values, resources)
+
+    def ref(name: str) -> str:
+        if name in values:
+            return values[name]
+        resource = resources.get(name)
+        if resource is None:
+            return Unbounded(f"Ref {name}: no such parameter or resource")
+        kind = resource.get("Type")
+        if kind in LONGEST_REF:
+            return LONGEST_REF[kind]
+        prop = REF_IS_PROPERTY.get(kind)
+        if prop and prop in resource.get("Properties", {}):
+            return ev(resource["Properties"][prop])
+        return Unbounded(f"Ref {name} ({kind}): its length is not known")
+
+    if isinstance(node, bool):
+        return str(node).lower()
+    if isinstance(node, (int, float)):
+        return str(node)
+    if isinstance(node, str):
+        return str(node)
+    if isinstance(node, list):
+        return [ev(n) for n in node]
+    if not isinstance(node, dict) or len(node) != 1:
+        return Unbounded("not a string")
+    (fn, arg), = node.items()
+    if fn == "Ref":
+        return ref(arg)
+    if fn == "Fn::If":
+        branches = [ev(arg[1]), ev(arg[2])]
+        for b in branches:
+            if isinstance(b, Unbounded):
+                return b
+        strings = [b for b in branches if isinstance(b, str)]
+        return max(strings, key=len) if strings else branches[0]
+    if fn == "Fn::Sub":
+        text, local = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+        local_values = {k: ev(v) for k, v in local.items()}
+        out = []
+        for literal, bang, var in re.findall(r"([^$]*)(?:\$\{(!?)([^}]*)\})?", text):
+            out.append(literal)
+            if not var:
+                continue
+            if bang:
+                out.append("${" + var + "}")
+                continue
+            value = local_values[var] if var in local_values else (
+                ref(var) if "." not in var else Unbounded(f"${{{var}}}: an attribute")
+            )
+            if isinstance(value, Unbounded):
+                return value
+            out.append(str(value))
+        return "".join(out)
+    if fn == "Fn::Join":
+        parts = ev(arg[1])
+        if isinstance(parts, Unbounded):
+            return parts
+        for p in parts:
+            if isinstance(p, Unbounded):
+                return p
+        return str(arg[0]).join(str(p) for p in parts)
+    if fn == "Fn::Split":
+        whole = ev(arg[1])
+        return whole if isinstance(whole, Unbounded) else whole.split(str(arg[0]))
+    if fn == "Fn::Select":
+        items = ev(arg[1])
+        if isinstance(items, Unbounded):
+            return items
+        index = int(ev(arg[0]))
+        return items[index] if index < len(items) else ""
+    if fn == "Fn::GetAtt":
+        target = arg if isinstance(arg, list) else arg.split(".", 1)
+        return Unbounded(f"Fn::GetAtt {'.'.join(target)}: its length is not known")
+    return Unbounded(f"{fn}: not evaluated")
+
+
+def _at(node: Any, path: str) -> list[tuple[str, Any]]:
+    """The values at ``path`` ("A.B[].C") under ``node``, with their concrete paths."""
+    found = [("", node)]
+    for step in path.split("."):
+        many = step.endswith("[]")
+        key = step[:-2] if many else step
+        nxt = []
+        for where, value in found:
+            if not isinstance(value, dict) or key not in value:
+                continue
+            child = value[key]
+            if many:
+                if isinstance(child, list):
+                    nxt.extend((f"{where}.{key}[{i}]".lstrip("."), c) for i, c in enumerate(child))
+            else:
+                nxt.append((f"{where}.{key}".lstrip("."), child))
+        found = nxt
+    return found
+
+
+def _pure_reference(node: Any) -> bool:
+    return isinstance(node, dict) and len(node) == 1 and next(iter(node)) in ("Ref", "Fn::GetAtt")
+
+
+def name_problems(template: dict[str, Any]) -> tuple[int, list[str]]:
+    """(how many names were checked, every name over its limit or unbounded) at the
+    longest parameter values, in a CloudFormation template (SAM transform applied)."""
+    resources = template.get("Resources", {})
+    longest = longest_parameters(template)
+    defaults = {n: str(p.get("Default", "")) for n, p in template.get("Parameters", {}).items()}
+    defaults.update(LONGEST_PSEUDO)
+    problems, checked = [], 0
+    for logical_id, resource in resources.items():
+        kind, props = resource.get("Type", ""), resource.get("Properties", {})
+        limits = dict(ANY_RESOURCE_LIMITS)
+        limits.update(NAME_LIMITS.get(kind, {}))
+        for path, limit in limits.items():
+            for where, node in _at(props, path):
+                value = evaluate(node, longest, resources)
+                checked += 1
+                if isinstance(value, Unbounded):
+                    problems.append(f"{logical_id}.{where}: cannot bound its length ({value})")
+                elif not isinstance(value, str):
+                    problems.append(f"{logical_id}.{where}: not a string")
+                elif len(value) > limit:
+                    problems.append(
+                        f"{logical_id}.{where} reaches {len(value)} characters at the longest "
+                        f"parameters (AWS allows {limit}): {value}"
+                    )
+        # A name-like property without a listed limit, set from the parameters.
+        for key, node in props.items():
+            if not (key.endswith("Name") or key == "Family") or key in limits or _pure_reference(node):
+                continue
+            if evaluate(node, longest, resources) != evaluate(node, defaults, resources):
+                problems.append(f"{logical_id}.{key} ({kind}) depends on the parameters but has no limit in NAME_LIMITS")
+    return checked, problems
+
+
+# ------------------------------------------------------------------ rules, offline
+
+def rule_value(node: Any, values: dict[str, str]) -> Any:
+    """A Rules expression evaluated on parameter ``values`` (pseudo parameters too)."""
+    if isinstance(node, list):
+        return [rule_value(n, values) for n in node]
+    if not isinstance(node, dict):
+        return str(node)
+    (fn, arg), = node.items()
+    if fn == "Ref":
+        return values[arg]
+    if fn == "Fn::Equals":
+        a, b = (rule_value(x, values) for x in arg)
+        return a == b
+    if fn == "Fn::Not":
+        return not rule_value(arg[0], values)
+    if fn == "Fn::And":
+        return all(rule_value(x, values) for x in arg)
+    if fn == "Fn::Or":
+        return any(rule_value(x, values) for x in arg)
+    if fn == "Fn::Contains":
+        return rule_value(arg[1], values) in rule_value(arg[0], values)
+    if fn == "Fn::EachMemberEquals":
+        return all(v == rule_value(arg[1], values) for v in rule_value(arg[0], values))
+    if fn == "Fn::EachMemberIn":
+        allowed = rule_value(arg[1], values)
+        return all(v in allowed for v in rule_value(arg[0], values))
+    raise ValueError(f"{fn} is not evaluated offline")
+
+
+def rule_failures(template: dict[str, Any], parameters: dict[str, str], region: str) -> list[str]:
+    """The AssertDescription of every assertion of the template's Rules that fails for
+    ``parameters`` (the rest at their defaults) in ``region``; [] when CloudFormation
+    would accept them."""
+    declared = template.get("Parameters", {})
+    unknown = sorted(set(parameters) - set(declared))
+    if unknown:
+        raise ValueError(f"not parameters of the template: {unknown}")
+    values = {n: str(p["Default"]) for n, p in declared.items() if "Default" in p}
+    values.update({n: str(v) for n, v in parameters.items()})
+    missing = sorted(set(declared) - set(values))
+    if missing:
+        raise ValueError(f"parameters without a default need a value: {missing}")
+    values.update({"AWS::Region": region, "AWS::AccountId": "123456789012", "AWS::Partition": "aws"})
+    failures = []
+    for rule in template.get("Rules", {}).values():
+        if "RuleCondition" in rule and not rule_value(rule["RuleCondition"], values):
+            continue
+        for assertion in rule["Assertions"]:
+            if not rule_value(assertion["Assert"], values):
+                failures.append(" ".join(str(assertion.get("AssertDescription", assertion)).split()))
+    return failures
+
+
+def samconfig_environments(path: str) -> dict[str, tuple[str, dict[str, str]]]:
+    """samconfig.toml's environments: name -> (region, parameter overrides)."""
+    import tomllib
+
+    with open(path, "rb") as f:
+        config = tomllib.load(f)
+    environments = {}
+    for name, commands in config.items():
+        if not isinstance(commands, dict) or "deploy" not in commands:
+            continue
+        region = commands.get("global", {}).get("parameters", {}).get("region", "us-east-1")
+        overrides = commands["deploy"]["parameters"].get("parameter_overrides", "")
+        pairs = dict(item.split("=", 1) for item in shlex.split(overrides))
+        environments[name] = (region, pairs)
+    return environments
+
+
 def transform(path: str) -> dict[str, Any]:
     """The template after the SAM transform, offline (the functions' local CodeUri
     replaced by an S3 location, as `sam package` does)."""
@@ -143,8 +477,24 @@ def main(argv: list[str]) -> int:
     roles = sum(1 for r in transformed.get("Resources", {}).values() if r.get("Type") == "AWS::IAM::Role")
     for problem in problems:
         print(f"IAM: {problem}")
-    print(f"template_checks: {roles} roles checked, {len(problems)} IAM problems")
-    return 1 if problems else 0
+    names, name_issues = name_problems(transformed)
+    for problem in name_issues:
+        print(f"name: {problem}")
+    samconfig = os.path.join(os.path.dirname(os.path.abspath(argv[1])), "samconfig.toml")
+    rule_issues = []
+    environments = samconfig_environments(samconfig) if os.path.exists(samconfig) else {}
+    for env, (region, overrides) in environments.items():
+        for failure in rule_failures(transformed, overrides, region):
+            rule_issues.append(f"samconfig.toml [{env}] in {region}: {failure}")
+    for problem in rule_issues:
+        print(f"rules: {problem}")
+    print(
+        f"template_checks: {roles} roles checked, {len(problems)} IAM problems; "
+        f"{names} names checked at the longest parameters, {len(name_issues)} problems; "
+        f"{len(transformed.get('Rules', {}))} rules, {len(environments)} samconfig environments, "
+        f"{len(rule_issues)} refused"
+    )
+    return 1 if problems or name_issues or rule_issues else 0
 
 
 if __name__ == "__main__":

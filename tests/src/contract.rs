@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use cm_core::config::COMMON_VARS;
 use cm_core::EnvVar;
 use serde_json::Value;
 
@@ -29,6 +30,10 @@ pub fn problems(function: &Function<'_>) -> Vec<String> {
     };
     let mut problems = Vec::new();
     let declared: BTreeMap<&str, &EnvVar> = function.vars.iter().map(|v| (v.name, v)).collect();
+    // The template and env.json may also set what every function reads through the
+    // SDK or the logging set-up.
+    let known =
+        |name: &str| declared.contains_key(name) || COMMON_VARS.iter().any(|v| v.name == name);
 
     // docs/functions.md: the table after the function's heading.
     match docs_table(&read("docs/functions.md"), function.crate_name) {
@@ -85,7 +90,7 @@ pub fn problems(function: &Function<'_>) -> Vec<String> {
         Some(names) => names,
     };
     for name in &in_template {
-        if !declared.contains_key(name.as_str()) {
+        if !known(name) {
             problems.push(format!(
                 "template.yaml sets {name} on {} but the function does not declare it",
                 function.logical_id
@@ -111,7 +116,7 @@ pub fn problems(function: &Function<'_>) -> Vec<String> {
         )),
         Some(vars) => {
             for name in vars.keys() {
-                if !declared.contains_key(name.as_str()) {
+                if !known(name) {
                     problems.push(format!(
                         "events/env.json sets {name} for {} but the function does not declare it",
                         function.logical_id

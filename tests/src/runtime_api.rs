@@ -6,16 +6,18 @@ use std::collections::VecDeque;
 use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
+use crate::function::Spec;
 use crate::http::{read_body, read_head};
 
-/// What the function answered to one event.
+/// What the function answered to one event: the body it posted to `/response`
+/// or to `/error`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Response(Value),
@@ -37,6 +39,7 @@ impl Outcome {
     }
 }
 
+/// One answered event.
 #[derive(Debug, Clone)]
 pub struct Invocation {
     pub request_id: String,
@@ -61,6 +64,8 @@ struct Shared {
     timeout_ms: u64,
 }
 
+/// The server: a queue of events to hand out and the answers received, served
+/// on a free loopback port until dropped.
 pub struct RuntimeApi {
     shared: Arc<Shared>,
     port: u16,
@@ -91,6 +96,11 @@ impl RuntimeApi {
             }
         });
         RuntimeApi { shared, port }
+    }
+
+    /// The port it listens on, on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// `host:port`, the value of `AWS_LAMBDA_RUNTIME_API`.
@@ -173,6 +183,7 @@ impl RuntimeApi {
 
     /// Spawns a function binary against this server with `env` (plus the Lambda
     /// variables). Its stdout and stderr go to `log` if given, else are inherited.
+    /// The caller stops the process; [`crate::Function`] does that itself.
     pub fn spawn(
         &self,
         binary: &Path,
@@ -180,36 +191,13 @@ impl RuntimeApi {
         env: &[(String, String)],
         log: Option<&Path>,
     ) -> Child {
-        self.spawn_with_args(binary, &[], function_name, env, log)
-    }
-
-    /// [`RuntimeApi::spawn`] for a program that needs arguments, e.g. an interpreter
-    /// and the runtime script it runs.
-    pub fn spawn_with_args(
-        &self,
-        program: &Path,
-        args: &[String],
-        function_name: &str,
-        env: &[(String, String)],
-        log: Option<&Path>,
-    ) -> Child {
-        let mut command = Command::new(program);
-        command.args(args).env_clear();
-        if let Some(path) = std::env::var_os("PATH") {
-            command.env("PATH", path);
-        }
-        command
-            .envs(self.lambda_env(function_name))
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(Stdio::null());
+        let mut spec = Spec::new(function_name, binary).envs(env.iter().cloned());
         if let Some(log) = log {
-            let file = std::fs::File::create(log).expect("create the function log");
-            let err = file.try_clone().expect("clone the log handle");
-            command.stdout(file).stderr(err);
+            spec = spec.log(log);
         }
-        command
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", program.display()))
+        spec.spawn(self)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_child()
     }
 }
 
@@ -342,4 +330,66 @@ fn respond(
     );
     writer.write_all(response.as_bytes())?;
     writer.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::request;
+    use serde_json::json;
+
+    #[test]
+    fn hands_out_queued_events_and_collects_the_answers() {
+        let runtime = RuntimeApi::start(Duration::from_secs(5));
+        let first = runtime.push(json!({"n": 1}));
+        let second = runtime.push(json!({"n": 2}));
+        let next = "/2018-06-01/runtime/invocation/next";
+        let (status, body) = request(runtime.port(), "GET", next, None).expect("next");
+        assert_eq!((status, body.as_str()), (200, r#"{"n":1}"#));
+        let answer = format!("/2018-06-01/runtime/invocation/{first}/response");
+        let (status, _) =
+            request(runtime.port(), "POST", &answer, Some(r#"{"ok":true}"#)).expect("response");
+        assert_eq!(status, 202);
+        request(runtime.port(), "GET", next, None).expect("next");
+        let failed = format!("/2018-06-01/runtime/invocation/{second}/error");
+        request(
+            runtime.port(),
+            "POST",
+            &failed,
+            Some(r#"{"errorMessage":"no"}"#),
+        )
+        .expect("error");
+
+        let wait = Duration::from_secs(5);
+        assert_eq!(
+            runtime.wait_for(&first, wait),
+            Some(Outcome::Response(json!({"ok": true})))
+        );
+        assert_eq!(
+            runtime.wait_for(&second, wait),
+            Some(Outcome::Error(json!({"errorMessage": "no"})))
+        );
+        assert_eq!(
+            runtime.wait_for("req-999999", Duration::from_millis(50)),
+            None
+        );
+    }
+
+    #[test]
+    fn keeps_the_init_error() {
+        let runtime = RuntimeApi::start(Duration::from_secs(5));
+        let body = r#"{"errorType":"ConfigError","errorMessage":"ASG_NAME is not set"}"#;
+        let (status, _) = request(
+            runtime.port(),
+            "POST",
+            "/2018-06-01/runtime/init/error",
+            Some(body),
+        )
+        .expect("init error");
+        assert_eq!(status, 202);
+        assert_eq!(
+            runtime.init_error().map(|e| e["errorType"].clone()),
+            Some(json!("ConfigError"))
+        );
+    }
 }

@@ -1,3 +1,4 @@
+#![cfg(feature = "emulator")]
 //! The whole lifecycle, end to end: the four functions as their real binaries behind
 //! Lambda Runtime API servers, fed the events AWS would send, built from the
 //! emulator's state, with the emulator's state checked after every step (the story in
@@ -8,16 +9,12 @@
 
 use std::sync::{Arc, Mutex};
 
-use cm_testkit::story::{functions_dir, Step, Story};
+use cm_testkit::functions_dir;
+use cm_testkit::story::{Step, Story, FUNCTIONS};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_lifecycle_through_the_real_binaries() {
-    for name in [
-        "dns-query-trigger",
-        "asg-ecs-sync",
-        "dns-record-updater",
-        "watchdog-scale-down",
-    ] {
+    for name in FUNCTIONS {
         let path = functions_dir().join(name);
         assert!(
             path.exists(),

@@ -1,3 +1,4 @@
+#![cfg(feature = "emulator")]
 //! Reliability, end to end through the real binaries against the emulator:
 //!
 //! - a bad-input matrix for every function: each bad event is answered by a clear
@@ -10,14 +11,11 @@
 //! Needs the function binaries (`cargo build --workspace --bins`, which
 //! `./scripts/test` does first).
 
-use std::io::Write;
-use std::process::Child;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use base64::Engine;
-use cm_testkit::asg;
-use cm_testkit::runtime_api::{Outcome, RuntimeApi};
-use cm_testkit::story::{functions_dir, Step, Story, DOMAIN, GROUP, HOOK};
+use cm_testkit::events::{self, awslogs_event, gzip, query_line, query_log_event};
+use cm_testkit::story::{Step, Story, DOMAIN, GROUP, HOOK};
+use cm_testkit::{asg, Function, Outcome};
 use serde_json::{json, Value};
 
 const TRIGGER: &str = "dns-query-trigger";
@@ -26,88 +24,22 @@ const DNS: &str = "dns-record-updater";
 const WATCHDOG: &str = "watchdog-scale-down";
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-/// One function process behind its own Runtime API server.
-struct Function {
-    name: &'static str,
-    runtime: RuntimeApi,
-    child: Child,
-    log: std::path::PathBuf,
-}
-
-impl Drop for Function {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// The function `name` against the story's emulator, with its environment changed
+/// by `change` (`None`: the variable removed), its output in a temporary log.
+fn start(story: &Story, name: &str, change: &[(&str, Option<&str>)]) -> Function {
+    let mut spec = story.function_spec(name).timeouts(TIMEOUT, TIMEOUT);
+    for (key, value) in change {
+        spec = spec.set_env(key, *value);
     }
-}
-
-impl Function {
-    fn start(story: &Story, name: &'static str, change: &[(&str, Option<&str>)]) -> Function {
-        let runtime = RuntimeApi::start(TIMEOUT);
-        let mut env: Vec<(String, String)> = story.function_env(name);
-        for (key, value) in change {
-            env.retain(|(k, _)| k != key);
-            if let Some(value) = value {
-                env.push((key.to_string(), value.to_string()));
-            }
-        }
-        let log = std::env::temp_dir().join(format!(
-            "cm-reliability-{}-{name}-{}.log",
-            std::process::id(),
-            runtime.address().replace(':', "-")
-        ));
-        let child = runtime.spawn(&functions_dir().join(name), name, &env, Some(&log));
-        Function {
-            name,
-            runtime,
-            child,
-            log,
-        }
-    }
-
-    fn invoke(&self, event: Value) -> Outcome {
-        self.runtime.invoke(event, TIMEOUT).unwrap_or_else(|| {
-            panic!(
-                "{} did not answer; log: {}",
-                self.name,
-                std::fs::read_to_string(&self.log).unwrap_or_default()
-            )
-        })
-    }
+    spec.temp_log()
+        .start()
+        .unwrap_or_else(|e| panic!("start {name}: {e}"))
 }
 
 async fn story() -> Story {
     Story::setup(Box::new(|_: &Step| {}))
         .await
         .expect("create the container's resources")
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(bytes).expect("gzip into memory");
-    gz.finish().expect("gzip into memory")
-}
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-fn logs_event(message_type: &str, lines: &[String]) -> Value {
-    let batch = json!({
-        "messageType": message_type,
-        "owner": "123456789012",
-        "logGroup": "/aws/route53/example.com",
-        "logStream": "Z0123456789/FRA6",
-        "subscriptionFilters": ["cm-filter-demo-mc"],
-        "logEvents": lines.iter().enumerate().map(|(i, l)| json!({
-            "id": format!("{i:056}"), "timestamp": 1_700_000_000_000_i64 + i as i64, "message": l
-        })).collect::<Vec<_>>(),
-    });
-    json!({"awslogs": {"data": b64(&gzip(batch.to_string().as_bytes()))}})
-}
-
-fn query_line(name: &str, kind: &str) -> String {
-    format!("1.0 2026-11-24T08:16:02.130Z Z0123456789 {name} {kind} NOERROR UDP FRA6 192.0.2.1 -")
 }
 
 /// What a case must be answered with.
@@ -127,22 +59,25 @@ fn check(function: &Function, case: &str, event: Value, expect: &Expect, story: 
             assert!(
                 message.contains(text),
                 "{} / {case}: error {message:?} does not say {text:?}",
-                function.name
+                function.name()
             );
         }
         (Expect::NoOp(pointer, value), Outcome::Response(r)) => assert_eq!(
             r.pointer(pointer),
             Some(value),
             "{} / {case}: response {r}",
-            function.name
+            function.name()
         ),
-        _ => panic!("{} / {case}: unexpected outcome {outcome:?}", function.name),
+        _ => panic!(
+            "{} / {case}: unexpected outcome {outcome:?}",
+            function.name()
+        ),
     }
     assert_eq!(
         story.emulator.writes(),
         before,
         "{} / {case}: the emulator saw a write",
-        function.name
+        function.name()
     );
 }
 
@@ -151,16 +86,16 @@ async fn bad_input_is_refused_or_ignored_and_changes_nothing() {
     let mut story = story().await;
     let launch = story.typical_event(SYNC).await.expect("a launch event");
     let alarm = story.typical_event(WATCHDOG).await.expect("an alarm event");
-    let trigger = Function::start(&story, TRIGGER, &[]);
-    let sync = Function::start(&story, SYNC, &[]);
-    let dns = Function::start(&story, DNS, &[]);
-    let watchdog = Function::start(&story, WATCHDOG, &[]);
+    let trigger = start(&story, TRIGGER, &[]);
+    let sync = start(&story, SYNC, &[]);
+    let dns = start(&story, DNS, &[]);
+    let watchdog = start(&story, WATCHDOG, &[]);
 
     // The trigger: the subscription envelope and its payload.
     let other_names: Vec<String> = (0..20_000)
         .map(|i| query_line(&format!("host{i}.example.com"), "A"))
         .collect();
-    let bomb = json!({"awslogs": {"data": b64(&gzip(&vec![b' '; 65 * 1024 * 1024]))}});
+    let bomb = awslogs_event(&gzip(&vec![b' '; 65 * 1024 * 1024]));
     let trigger_cases: Vec<(&str, Value, Expect)> = vec![
         (
             "bad base64",
@@ -169,12 +104,12 @@ async fn bad_input_is_refused_or_ignored_and_changes_nothing() {
         ),
         (
             "bad gzip",
-            json!({"awslogs": {"data": b64(b"plain text, not gzip")}}),
+            awslogs_event(b"plain text, not gzip"),
             Expect::Error("not valid gzip"),
         ),
         (
             "bad JSON",
-            json!({"awslogs": {"data": b64(&gzip(b"{\"messageType\": "))}}),
+            awslogs_event(&gzip(b"{\"messageType\": ")),
             Expect::Error("not valid CloudWatch Logs JSON"),
         ),
         (
@@ -194,22 +129,22 @@ async fn bad_input_is_refused_or_ignored_and_changes_nothing() {
         ),
         (
             "CONTROL_MESSAGE",
-            logs_event("CONTROL_MESSAGE", &[query_line(DOMAIN, "A")]),
+            query_log_event("CONTROL_MESSAGE", &[query_line(DOMAIN, "A")]),
             Expect::NoOp("/lines_matched", json!(0)),
         ),
         (
             "empty batch",
-            logs_event("DATA_MESSAGE", &[]),
+            query_log_event("DATA_MESSAGE", &[]),
             Expect::NoOp("/lines_seen", json!(0)),
         ),
         (
             "huge batch without the container's name",
-            logs_event("DATA_MESSAGE", &other_names),
+            query_log_event("DATA_MESSAGE", &other_names),
             Expect::NoOp("/lines_seen", json!(20_000)),
         ),
         (
             "the name for another record type, and a sub-name",
-            logs_event(
+            query_log_event(
                 "DATA_MESSAGE",
                 &[
                     query_line(DOMAIN, "AAAA"),
@@ -270,12 +205,8 @@ async fn bad_input_is_refused_or_ignored_and_changes_nothing() {
         (
             "terminate without its token",
             {
-                let mut e = asg::sample_event(
-                    "terminate-lifecycle-action.json",
-                    GROUP,
-                    launch["detail"]["EC2InstanceId"].as_str().unwrap_or("i-0"),
-                );
-                e["detail"]["LifecycleHookName"] = HOOK.into();
+                let instance = launch["detail"]["EC2InstanceId"].as_str().unwrap_or("i-0");
+                let mut e = events::terminate_event(GROUP, HOOK, instance, "token");
                 e["detail"]
                     .as_object_mut()
                     .map(|d| d.remove("LifecycleActionToken"));
@@ -295,13 +226,7 @@ async fn bad_input_is_refused_or_ignored_and_changes_nothing() {
     }
 
     // The watchdog: alarms and ECS task events.
-    let mut crash: Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            cm_testkit::repo_root().join("events/watchdog-scale-down/ecs-task-crashed.json"),
-        )
-        .expect("read the sample"),
-    )
-    .expect("parse the sample");
+    let mut crash = events::sample("watchdog-scale-down/ecs-task-crashed.json");
     crash["detail"]["clusterArn"] =
         json!("arn:aws:ecs:us-east-1:123456789012:cluster/someone-elses-cluster");
     let mut foreign_alarm = alarm.clone();
@@ -351,7 +276,7 @@ async fn bad_input_is_refused_or_ignored_and_changes_nothing() {
         (SYNC, "ECS_CLUSTER_NAME", "someone-elses-cluster"),
     ];
     for (name, variable, value) in elsewhere {
-        let function = Function::start(&story, name, &[(variable, Some(value))]);
+        let function = start(&story, name, &[(variable, Some(value))]);
         let outcome = function.invoke(launch.clone());
         let message = outcome
             .error()
@@ -365,28 +290,13 @@ async fn bad_input_is_refused_or_ignored_and_changes_nothing() {
 
 /// Starts a function with a changed environment and waits for it to exit; returns
 /// its log and the init error it reported to the Runtime API.
-fn start_fails(
-    story: &Story,
-    name: &'static str,
-    change: &[(&str, Option<&str>)],
-) -> (String, Value) {
-    let mut function = Function::start(story, name, change);
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        match function.child.try_wait() {
-            Ok(Some(status)) => {
-                assert!(!status.success(), "{name} exited with success");
-                break;
-            }
-            _ if Instant::now() > deadline => panic!("{name} kept running with {change:?}"),
-            _ => std::thread::sleep(Duration::from_millis(20)),
-        }
+fn start_fails(story: &Story, name: &str, change: &[(&str, Option<&str>)]) -> (String, Value) {
+    let mut function = start(story, name, change);
+    match function.wait_for_exit() {
+        Some(status) => assert!(!status.success(), "{name} exited with success"),
+        None => panic!("{name} kept running with {change:?}"),
     }
-    let init_error = function.runtime.init_error().unwrap_or(Value::Null);
-    (
-        std::fs::read_to_string(&function.log).unwrap_or_default(),
-        init_error,
-    )
+    (function.log(), function.init_error().unwrap_or(Value::Null))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -464,27 +374,13 @@ async fn bad_configuration_stops_the_start_naming_every_variable() {
     );
 }
 
-fn completed(story: &Story) -> usize {
-    story.emulator.lifecycle_actions()["completed"]
-        .as_array()
-        .map(Vec::len)
-        .unwrap_or(0)
-}
-
-fn terminate_event(instance: &str, token: &str) -> Value {
-    let mut event = asg::sample_event("terminate-lifecycle-action.json", GROUP, instance);
-    event["detail"]["LifecycleHookName"] = HOOK.into();
-    event["detail"]["LifecycleActionToken"] = token.into();
-    event
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicate_and_out_of_order_asg_events_end_in_the_right_state() {
     let mut story = story().await;
     let sdk = story.emulator.sdk_config().await;
     let autoscaling = aws_sdk_autoscaling::Client::new(&sdk);
-    let sync = Function::start(&story, SYNC, &[]);
-    let dns = Function::start(&story, DNS, &[]);
+    let sync = start(&story, SYNC, &[]);
+    let dns = start(&story, DNS, &[]);
 
     // The same launch twice: the service runs one task, the name points at the
     // instance, and people hear about it once.
@@ -509,19 +405,23 @@ async fn duplicate_and_out_of_order_asg_events_end_in_the_right_state() {
     story
         .emulator
         .begin_lifecycle_action(GROUP, HOOK, &a, "token-a");
-    let terminate_a = terminate_event(&a, "token-a");
+    let terminate_a = events::terminate_event(GROUP, HOOK, &a, "token-a");
     let first = sync.invoke(terminate_a.clone());
     assert_eq!(
         first.response().map(|r| r["drained"].clone()),
         Some(json!(true))
     );
-    assert_eq!(completed(&story), 1);
+    assert_eq!(story.emulator.completed_lifecycle_actions(), 1);
     let again = sync.invoke(terminate_a.clone());
     assert!(
         again.response().is_some(),
         "a repeated terminate must not fail: {again:?}"
     );
-    assert_eq!(completed(&story), 1, "the action is completed once");
+    assert_eq!(
+        story.emulator.completed_lifecycle_actions(),
+        1,
+        "the action is completed once"
+    );
     for _ in 0..2 {
         assert!(dns.invoke(terminate_a.clone()).response().is_some());
     }
@@ -560,7 +460,7 @@ async fn duplicate_and_out_of_order_asg_events_end_in_the_right_state() {
     story
         .emulator
         .begin_lifecycle_action(GROUP, HOOK, &a, "token-a2");
-    let stale = terminate_event(&a, "token-a2");
+    let stale = events::terminate_event(GROUP, HOOK, &a, "token-a2");
     let outcome = sync.invoke(stale.clone());
     assert!(outcome.response().is_some(), "{outcome:?}");
     assert!(dns.invoke(stale).response().is_some());
@@ -586,7 +486,7 @@ fn invoke_with_fault(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_are_retried_then_reported_as_failures() {
     let mut story = story().await;
-    let trigger = Function::start(&story, TRIGGER, &[]);
+    let trigger = start(&story, TRIGGER, &[]);
     let lookup = story.typical_event(TRIGGER).await.expect("a lookup");
     let update = "autoscaling:UpdateAutoScalingGroup";
     let put = "monitoring:PutMetricData";
@@ -617,7 +517,7 @@ async fn faults_are_retried_then_reported_as_failures() {
 
     // The DNS updater: the record change throttled for good -> failure, and no "up"
     // message about a change that did not happen.
-    let dns = Function::start(&story, DNS, &[]);
+    let dns = start(&story, DNS, &[]);
     let launch = story.typical_event(DNS).await.expect("a launch");
     let zone = story.zone().to_string();
     let change = format!("route53:POST /2013-04-01/hostedzone/{zone}/rrset");
@@ -628,7 +528,7 @@ async fn faults_are_retried_then_reported_as_failures() {
     assert_eq!(story.emulator.sns_messages().len(), messages);
 
     // The ECS sync: UpdateService throttled twice, then done.
-    let sync = Function::start(&story, SYNC, &[]);
+    let sync = start(&story, SYNC, &[]);
     let (outcome, calls) =
         invoke_with_fault(&story, &sync, launch, "ecs:UpdateService", "throttle", 2);
     assert!(outcome.response().is_some(), "{outcome:?}");
@@ -640,7 +540,7 @@ async fn faults_are_retried_then_reported_as_failures() {
         listener.local_addr().expect("its address").port()
     };
     let endpoint = format!("http://127.0.0.1:{closed}");
-    let offline = Function::start(&story, TRIGGER, &[("AWS_ENDPOINT_URL", Some(&endpoint))]);
+    let offline = start(&story, TRIGGER, &[("AWS_ENDPOINT_URL", Some(&endpoint))]);
     let outcome = offline.invoke(lookup);
     let message = outcome
         .error()

@@ -1,6 +1,7 @@
 //! Carries out a [`Plan`] through [`Cloud`]: the service's desired count, the drain
 //! (free the instance, then poll its tasks within a bounded time) and the lifecycle
-//! action's completion.
+//! action's completion; for a scheduled run, the count and the completions it found
+//! missing, and nothing else.
 
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use tokio::time::Instant;
 
 use crate::cloud::{Cloud, Completion};
 use crate::config::Config;
-use crate::decide::{Plan, Release, Terminate};
+use crate::decide::{Plan, Reconcile, Release, Terminate};
 use crate::outcome::{Action, EventKind, Outcome};
 
 /// Time kept back from the invocation's deadline to complete the lifecycle action.
@@ -27,11 +28,12 @@ pub async fn act<C: Cloud>(
     match plan {
         Plan::Ignore { instance_id, why } => Ok(Outcome {
             event: EventKind::Ignored,
-            instance_id,
+            instance_id: Some(instance_id),
             actions: Vec::new(),
             drained: None,
             still_running: Vec::new(),
             note: Some(why),
+            found: None,
         }),
         Plan::StartService { instance_id } => {
             cloud
@@ -39,16 +41,18 @@ pub async fn act<C: Cloud>(
                 .await?;
             Ok(Outcome {
                 event: EventKind::Launch,
-                instance_id,
+                instance_id: Some(instance_id),
                 actions: vec![update_service(config, 1)],
                 drained: None,
                 still_running: Vec::new(),
                 note: None,
+                found: None,
             })
         }
         Plan::Terminate(terminate) => {
             act_terminate(config, cloud, terminate, started, time_left).await
         }
+        Plan::Reconcile(reconcile) => act_reconcile(config, cloud, reconcile).await,
     }
 }
 
@@ -118,7 +122,12 @@ async fn act_terminate<C: Cloud>(
         );
     }
     match cloud
-        .complete_lifecycle_action(&config.asg_name, &action)
+        .complete_lifecycle_action(
+            &config.asg_name,
+            &action.hook_name,
+            &action.instance_id,
+            Some(&action.token),
+        )
         .await?
     {
         Completion::Completed => actions.push(Action::CompleteLifecycleAction {
@@ -133,11 +142,63 @@ async fn act_terminate<C: Cloud>(
     }
     Ok(Outcome {
         event: EventKind::Terminate,
-        instance_id: action.instance_id,
+        instance_id: Some(action.instance_id),
         actions,
         drained: Some(still_running.is_empty()),
         still_running,
         note: (!notes.is_empty()).then(|| notes.join("; ")),
+        found: None,
+    })
+}
+
+/// The service's desired count first (when it differs), then each waiting action
+/// whose instance has no task left, by instance id (a scheduled run has no token).
+/// A plan with neither makes no call.
+async fn act_reconcile<C: Cloud>(
+    config: &Config,
+    cloud: &C,
+    plan: Reconcile,
+) -> Result<Outcome, Error> {
+    let Reconcile {
+        set_desired,
+        complete,
+        in_service,
+        found,
+        mut notes,
+    } = plan;
+    let mut actions = Vec::new();
+    if let Some(count) = set_desired {
+        cloud
+            .set_service_desired(&config.cluster, &config.service, count)
+            .await?;
+        actions.push(update_service(config, count));
+    }
+    if let Some((hook, instances)) = complete {
+        for instance_id in instances {
+            match cloud
+                .complete_lifecycle_action(&config.asg_name, &hook, &instance_id, None)
+                .await?
+            {
+                Completion::Completed => actions.push(Action::CompleteLifecycleAction {
+                    group: config.asg_name.clone(),
+                    hook: hook.clone(),
+                    instance_id,
+                    result: "CONTINUE",
+                }),
+                Completion::AlreadyDone(message) => notes.push(format!(
+                    "lifecycle action of {instance_id} already completed: {message}"
+                )),
+            }
+        }
+    }
+    Ok(Outcome {
+        event: EventKind::Reconcile,
+        instance_id: in_service,
+        actions,
+        drained: None,
+        still_running: Vec::new(),
+        note: (!notes.is_empty()).then(|| notes.join("; ")),
+        found: Some(found),
     })
 }
 

@@ -2,7 +2,6 @@
 
 use aws_sdk_autoscaling::error::ProvideErrorMetadata;
 use aws_sdk_ecs::types::{ContainerInstanceStatus, DesiredStatus};
-use cm_core::asg_event::LifecycleAction;
 use cm_core::Error;
 
 use crate::cloud::{Cloud, Completion};
@@ -44,6 +43,38 @@ impl Cloud for AwsCloud {
             .await
             .map_err(|e| Error::aws(format!("UpdateService {cluster}/{service}"), e))?;
         Ok(())
+    }
+
+    async fn desired_count(&self, cluster: &str, service: &str) -> Result<i32, Error> {
+        let operation = || format!("DescribeServices {cluster}/{service}");
+        let out = self
+            .ecs
+            .describe_services()
+            .cluster(cluster)
+            .services(service)
+            .send()
+            .await
+            .map_err(|e| Error::aws(operation(), e))?;
+        // An unknown service is no error in DescribeServices: it is listed as a failure.
+        let found = out.services().iter().find(|s| {
+            s.service_name() == Some(service)
+                || s.service_arn()
+                    .is_some_and(|a| a.ends_with(&format!("/{service}")))
+        });
+        match found {
+            Some(s) => Ok(s.desired_count()),
+            None => Err(Error::Aws {
+                operation: operation(),
+                message: match out.failures().first() {
+                    Some(f) => format!(
+                        "service not found: {} ({})",
+                        f.reason().unwrap_or("no reason given"),
+                        f.arn().unwrap_or(service)
+                    ),
+                    None => "service not found".to_string(),
+                },
+            }),
+        }
     }
 
     async fn container_instance(
@@ -145,15 +176,17 @@ impl Cloud for AwsCloud {
     async fn complete_lifecycle_action(
         &self,
         asg: &str,
-        action: &LifecycleAction,
+        hook: &str,
+        instance_id: &str,
+        token: Option<&str>,
     ) -> Result<Completion, Error> {
         let result = self
             .autoscaling
             .complete_lifecycle_action()
             .auto_scaling_group_name(asg)
-            .lifecycle_hook_name(&action.hook_name)
-            .lifecycle_action_token(&action.token)
-            .instance_id(&action.instance_id)
+            .lifecycle_hook_name(hook)
+            .set_lifecycle_action_token(token.map(str::to_string))
+            .instance_id(instance_id)
             .lifecycle_action_result("CONTINUE")
             .send()
             .await;
@@ -169,7 +202,7 @@ impl Cloud for AwsCloud {
                 match already_done {
                     Some(message) => Ok(Completion::AlreadyDone(message)),
                     None => Err(Error::aws(
-                        format!("CompleteLifecycleAction {asg} {}", action.instance_id),
+                        format!("CompleteLifecycleAction {asg} {hook} {instance_id}"),
                         err,
                     )),
                 }

@@ -4,7 +4,6 @@
 
 use std::future::Future;
 
-use cm_core::asg_event::LifecycleAction;
 use cm_core::Error;
 
 /// The answer to CompleteLifecycleAction.
@@ -23,6 +22,13 @@ pub trait Cloud: Sync {
         &self,
         asg: &str,
     ) -> impl Future<Output = Result<Vec<(String, String)>, Error>> + Send;
+
+    /// DescribeServices: the service's desired count.
+    fn desired_count(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> impl Future<Output = Result<i32, Error>> + Send;
 
     /// The ECS container instance (ARN) of an EC2 instance, if it registered.
     fn container_instance(
@@ -54,10 +60,14 @@ pub trait Cloud: Sync {
         arn: &str,
     ) -> impl Future<Output = Result<(), Error>> + Send;
 
-    /// CompleteLifecycleAction with CONTINUE.
+    /// CompleteLifecycleAction with CONTINUE: the action of `instance_id` waiting on
+    /// `hook`, named by its token when the event gave one (a scheduled run has none,
+    /// and AWS finds the action by the instance id).
     fn complete_lifecycle_action(
         &self,
         asg: &str,
-        action: &LifecycleAction,
+        hook: &str,
+        instance_id: &str,
+        token: Option<&str>,
     ) -> impl Future<Output = Result<Completion, Error>> + Send;
 }

@@ -23,6 +23,10 @@ pub const VARS: &[EnvVar] = &[
         "5",
         "time between two looks at the tasks",
     ),
+    EnvVar::optional(
+        "LIFECYCLE_HOOK_NAME",
+        "the group's terminate hook: a scheduled run completes its waiting actions whose task is gone",
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +41,9 @@ pub struct Config {
     pub drain_timeout: Duration,
     /// `DRAIN_POLL_SECONDS` (default 5): time between two looks at the tasks.
     pub drain_poll: Duration,
+    /// `LIFECYCLE_HOOK_NAME` (optional): the terminate hook whose waiting actions a
+    /// scheduled run completes.
+    pub lifecycle_hook: Option<String>,
 }
 
 impl Config {
@@ -56,8 +63,10 @@ impl Config {
                 Some(p)
             }
         });
+        let lifecycle_hook = env.optional("LIFECYCLE_HOOK_NAME");
         env.finish(|| {
             Some(Config {
+                lifecycle_hook,
                 asg_name: asg_name?,
                 cluster: cluster?,
                 service: service?,
@@ -149,5 +158,15 @@ mod tests {
         let cfg = Config::from_env(Env::from_map(&vars)).unwrap();
         assert_eq!(cfg.drain_timeout, Duration::from_secs(42));
         assert_eq!(cfg.drain_poll, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn the_lifecycle_hook_is_optional() {
+        let cfg = Config::from_env(Env::from_map(&map(NAMES))).unwrap();
+        assert_eq!(cfg.lifecycle_hook, None);
+        let mut vars = map(NAMES);
+        vars.insert("LIFECYCLE_HOOK_NAME".into(), "cm-hook-dev-mc-drain".into());
+        let cfg = Config::from_env(Env::from_map(&vars)).unwrap();
+        assert_eq!(cfg.lifecycle_hook.as_deref(), Some("cm-hook-dev-mc-drain"));
     }
 }

@@ -1,7 +1,13 @@
-//! The pure part: what an ASG event means for the ECS service, given the group and
-//! the cluster as they were just read.
+//! The pure part: what an ASG event, or a scheduled run, means for the ECS service,
+//! given the group and the cluster as they were just read.
 
-use cm_core::asg_event::{another_instance_serving, stale_launch, AsgSignal, LifecycleAction};
+use std::collections::BTreeMap;
+
+use cm_core::asg_event::{
+    another_instance_serving, is_in_service, is_pending, stale_launch, AsgSignal, LifecycleAction,
+    TERMINATING_WAIT,
+};
+use serde::Serialize;
 
 use crate::config::Config;
 use crate::parse::Input;
@@ -15,6 +21,20 @@ pub struct Observed {
     /// The ECS container instance (ARN) of a terminating instance, if it registered
     /// in the cluster.
     pub container_instance: Option<String>,
+    /// The service's desired count (read by a scheduled run only; 0 otherwise).
+    pub service_desired: i32,
+    /// Each instance of the group in Terminating:Wait (read by a scheduled run only).
+    pub leaving: Vec<Leaving>,
+}
+
+/// An instance waiting on the terminate hook, as a scheduled run found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leaving {
+    pub instance_id: String,
+    /// Its ECS container instance, if it registered in the cluster.
+    pub container_instance: Option<String>,
+    /// The service's tasks on it that have not stopped.
+    pub tasks: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +46,8 @@ pub enum Plan {
     /// An instance is terminating: free it of the task, wait for the task to stop,
     /// then complete the lifecycle action.
     Terminate(Terminate),
+    /// A scheduled run: what differs from the group, and what to do about it.
+    Reconcile(Reconcile),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,17 +75,50 @@ pub enum Release {
     Nothing,
 }
 
+/// A scheduled run's plan: at most one UpdateService, then the lifecycle actions to
+/// complete. Both empty: nothing to fix, and nothing is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reconcile {
+    /// The desired count to set, when the service's differs from what the group needs.
+    pub set_desired: Option<i32>,
+    /// The hook, and the Terminating:Wait instances whose action on it is completed:
+    /// none of the service's tasks is left on them.
+    pub complete: Option<(String, Vec<String>)>,
+    /// An InService instance, if the group has one.
+    pub in_service: Option<String>,
+    pub found: Found,
+    /// What was found and left as it is, and why.
+    pub notes: Vec<String>,
+}
+
+/// What a scheduled run found, as its outcome reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Found {
+    /// The lifecycle state of each instance of the group.
+    pub instances: BTreeMap<String, String>,
+    /// The service's desired count before the run.
+    pub service_desired: i32,
+}
+
 /// A launch into the warm pool is ignored. A launch whose instance is no longer
 /// Pending or InService in the group is stale (delivered late or twice) and changes
-/// nothing. A terminate always ends with the lifecycle action completed.
-pub fn decide(_config: &Config, input: &Input, observed: &Observed) -> Plan {
+/// nothing. A terminate always ends with the lifecycle action completed. A scheduled
+/// run converges (see [`reconcile`]).
+pub fn decide(config: &Config, input: &Input, observed: &Observed) -> Plan {
+    match input {
+        Input::Group(event) => follow(&event.signal, observed),
+        Input::Reconcile(_) => Plan::Reconcile(reconcile(config, observed)),
+    }
+}
+
+fn follow(signal: &AsgSignal, observed: &Observed) -> Plan {
     let instances = || {
         observed
             .instances
             .iter()
             .map(|(id, state)| (id.as_str(), state.as_str()))
     };
-    match &input.signal {
+    match signal {
         AsgSignal::Launch {
             into_service: false,
             instance_id,
@@ -97,6 +152,91 @@ pub fn decide(_config: &Config, input: &Input, observed: &Observed) -> Plan {
     }
 }
 
+/// The group as it is decides, whatever events were missed:
+/// - the service's desired count is 1 if the group has an InService instance, and 0
+///   if it has none that is InService or Pending; while an instance is only Pending,
+///   the count is left as it is (its launch event follows it, or the next run does);
+/// - an instance in Terminating:Wait that has none of the service's tasks left gets
+///   its action on `LIFECYCLE_HOOK_NAME` completed; one whose task still runs is left
+///   to its terminate event's drain (a scheduled run never waits).
+pub fn reconcile(config: &Config, observed: &Observed) -> Reconcile {
+    let mut notes = Vec::new();
+    let in_service = observed
+        .instances
+        .iter()
+        .find(|(_, state)| is_in_service(state))
+        .map(|(id, _)| id.clone());
+    let pending = observed
+        .instances
+        .iter()
+        .find(|(_, state)| is_pending(state))
+        .map(|(id, _)| id.clone());
+    let wanted = match (&in_service, &pending) {
+        (Some(_), _) => Some(1),
+        (None, Some(id)) => {
+            notes.push(format!(
+                "{id} is {}: the service keeps its desired count {} until it is InService",
+                state_of(observed, id),
+                observed.service_desired
+            ));
+            None
+        }
+        (None, None) => Some(0),
+    };
+    let set_desired = wanted.filter(|&count| count != observed.service_desired);
+    let mut done = Vec::new();
+    for leaving in &observed.leaving {
+        let id = &leaving.instance_id;
+        if !leaving.tasks.is_empty() {
+            notes.push(format!(
+                "{id} is {TERMINATING_WAIT} and the service's task {} still runs there: \
+                 left to its terminate event's drain",
+                leaving.tasks.join(", ")
+            ));
+        } else if config.lifecycle_hook.is_none() {
+            notes.push(format!(
+                "{id} is {TERMINATING_WAIT} with no task left, but LIFECYCLE_HOOK_NAME is not \
+                 set: its action is left to its event or the hook's timeout"
+            ));
+        } else {
+            done.push(id.clone());
+        }
+    }
+    let complete = config
+        .lifecycle_hook
+        .clone()
+        .filter(|_| !done.is_empty())
+        .map(|hook| (hook, done));
+    if set_desired.is_none() && complete.is_none() && notes.is_empty() {
+        notes.push(match &in_service {
+            Some(id) => {
+                format!("nothing to fix: {id} is InService and the service's desired count is 1")
+            }
+            None => "nothing to fix: no instance is InService and the service's desired count is 0"
+                .to_string(),
+        });
+    }
+    Reconcile {
+        set_desired,
+        complete,
+        in_service,
+        found: Found {
+            instances: observed.instances.iter().cloned().collect(),
+            service_desired: observed.service_desired,
+        },
+        notes,
+    }
+}
+
+fn state_of<'a>(observed: &'a Observed, instance_id: &str) -> &'a str {
+    observed
+        .instances
+        .iter()
+        .find(|(id, _)| id == instance_id)
+        .map(|(_, state)| state.as_str())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -114,17 +254,18 @@ mod tests {
             service: "s".into(),
             drain_timeout: Duration::from_secs(300),
             drain_poll: Duration::from_secs(5),
+            lifecycle_hook: Some("drain".into()),
         }
     }
 
     fn launch(into_service: bool) -> Input {
-        AsgEvent {
+        Input::Group(AsgEvent {
             group: "g".into(),
             signal: AsgSignal::Launch {
                 instance_id: "i-1".into(),
                 into_service,
             },
-        }
+        })
     }
 
     fn action() -> LifecycleAction {
@@ -136,10 +277,10 @@ mod tests {
     }
 
     fn terminate() -> Input {
-        AsgEvent {
+        Input::Group(AsgEvent {
             group: "g".into(),
             signal: AsgSignal::Terminate(action()),
-        }
+        })
     }
 
     fn observed(instances: &[(&str, &str)], container_instance: Option<&str>) -> Observed {
@@ -149,6 +290,7 @@ mod tests {
                 .map(|(i, s)| (i.to_string(), s.to_string()))
                 .collect(),
             container_instance: container_instance.map(str::to_string),
+            ..Observed::default()
         }
     }
 
@@ -304,5 +446,177 @@ mod tests {
         };
         assert_eq!(t.action, action());
         assert_eq!(t.release, Release::StopService);
+    }
+
+    // ------------------------------------------------------- scheduled runs
+
+    fn tick() -> Input {
+        Input::Reconcile(crate::parse::Schedule::default())
+    }
+
+    fn group_with(instances: &[(&str, &str)], service_desired: i32) -> Observed {
+        Observed {
+            service_desired,
+            ..observed(instances, None)
+        }
+    }
+
+    fn leaving(instance: &str, tasks: &[&str]) -> Leaving {
+        Leaving {
+            instance_id: instance.into(),
+            container_instance: Some(ARN.into()),
+            tasks: tasks.iter().map(|t| t.to_string()).collect(),
+        }
+    }
+
+    fn reconciled(config: &Config, seen: &Observed) -> Reconcile {
+        match decide(config, &tick(), seen) {
+            Plan::Reconcile(r) => r,
+            other => panic!("a scheduled run's plan: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_in_service_instance_needs_the_service_at_one() {
+        for before in [0, 2] {
+            let r = reconciled(&config(), &group_with(&[("i-1", "InService")], before));
+            assert_eq!(r.set_desired, Some(1), "from {before}");
+            assert_eq!(r.in_service.as_deref(), Some("i-1"));
+            assert_eq!(r.complete, None);
+            assert!(r.notes.is_empty(), "{:?}", r.notes);
+        }
+    }
+
+    #[test]
+    fn no_instance_serving_needs_the_service_at_zero() {
+        for instances in [
+            vec![],
+            vec![("i-1", "Terminating:Proceed")],
+            vec![("i-1", "Warmed:Stopped")],
+            vec![("i-1", "Standby")],
+        ] {
+            let r = reconciled(&config(), &group_with(&instances, 1));
+            assert_eq!(r.set_desired, Some(0), "{instances:?}");
+            assert_eq!(r.in_service, None);
+        }
+    }
+
+    #[test]
+    fn a_group_as_it_should_be_needs_nothing_and_says_so() {
+        for (instances, desired, says) in [
+            (vec![("i-1", "InService")], 1, "i-1 is InService"),
+            (vec![], 0, "no instance is InService"),
+        ] {
+            let r = reconciled(&config(), &group_with(&instances, desired));
+            assert_eq!((r.set_desired, r.complete.clone()), (None, None));
+            assert_eq!(r.notes.len(), 1, "{:?}", r.notes);
+            assert!(
+                r.notes[0].starts_with("nothing to fix") && r.notes[0].contains(says),
+                "{:?}",
+                r.notes
+            );
+            assert_eq!(r.found.service_desired, desired);
+            assert_eq!(r.found.instances.len(), instances.len());
+        }
+    }
+
+    #[test]
+    fn a_pending_instance_leaves_the_count_as_it_is() {
+        for before in [0, 1] {
+            let r = reconciled(&config(), &group_with(&[("i-1", "Pending:Wait")], before));
+            assert_eq!(r.set_desired, None, "from {before}");
+            assert!(
+                r.notes[0].contains("i-1 is Pending:Wait")
+                    && r.notes[0].contains("until it is InService"),
+                "{:?}",
+                r.notes
+            );
+        }
+        // InService wins over a Pending one.
+        let r = reconciled(
+            &config(),
+            &group_with(&[("i-2", "Pending"), ("i-1", "InService")], 0),
+        );
+        assert_eq!(
+            (r.set_desired, r.in_service.as_deref()),
+            (Some(1), Some("i-1"))
+        );
+    }
+
+    #[test]
+    fn a_terminating_instance_without_a_task_gets_its_action_completed() {
+        let seen = Observed {
+            leaving: vec![leaving("i-old", &[])],
+            ..group_with(&[("i-old", "Terminating:Wait")], 0)
+        };
+        let r = reconciled(&config(), &seen);
+        assert_eq!(r.set_desired, None);
+        assert_eq!(r.complete, Some(("drain".into(), vec!["i-old".into()])));
+        assert!(r.notes.is_empty(), "{:?}", r.notes);
+
+        // The service was left at 1 (a missed terminate): it goes to 0 as well.
+        let seen = Observed {
+            service_desired: 1,
+            ..seen
+        };
+        let r = reconciled(&config(), &seen);
+        assert_eq!(r.set_desired, Some(0));
+        assert!(r.complete.is_some());
+    }
+
+    #[test]
+    fn a_terminating_instance_whose_task_runs_is_left_to_its_drain() {
+        let seen = Observed {
+            leaving: vec![leaving("i-old", &["arn:task/1"])],
+            ..group_with(&[("i-old", "Terminating:Wait")], 0)
+        };
+        let r = reconciled(&config(), &seen);
+        assert_eq!((r.set_desired, r.complete), (None, None));
+        assert!(
+            r.notes[0].contains("i-old is Terminating:Wait")
+                && r.notes[0].contains("arn:task/1 still runs"),
+            "{:?}",
+            r.notes
+        );
+        // Its task stops with the service's count, as a terminate event would begin.
+        let r = reconciled(
+            &config(),
+            &Observed {
+                service_desired: 1,
+                ..seen
+            },
+        );
+        assert_eq!((r.set_desired, r.complete), (Some(0), None));
+    }
+
+    #[test]
+    fn a_successor_keeps_the_service_while_the_old_instance_is_completed() {
+        let seen = Observed {
+            leaving: vec![leaving("i-old", &[])],
+            ..group_with(&[("i-old", "Terminating:Wait"), ("i-new", "InService")], 1)
+        };
+        let r = reconciled(&config(), &seen);
+        assert_eq!(r.set_desired, None);
+        assert_eq!(r.complete, Some(("drain".into(), vec!["i-old".into()])));
+        assert_eq!(r.in_service.as_deref(), Some("i-new"));
+    }
+
+    #[test]
+    fn without_the_hook_configured_a_waiting_action_is_only_reported() {
+        let config = Config {
+            lifecycle_hook: None,
+            ..config()
+        };
+        let seen = Observed {
+            leaving: vec![leaving("i-old", &[])],
+            ..group_with(&[("i-old", "Terminating:Wait")], 0)
+        };
+        let r = reconciled(&config, &seen);
+        assert_eq!((r.set_desired, r.complete), (None, None));
+        assert!(
+            r.notes[0].contains("LIFECYCLE_HOOK_NAME is not set"),
+            "{:?}",
+            r.notes
+        );
     }
 }

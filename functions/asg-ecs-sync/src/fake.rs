@@ -8,7 +8,8 @@
 //! stop (the desired count went down, or its container instance is DRAINING) keeps
 //! running for a set number of looks at it, or forever; CompleteLifecycleAction
 //! completes a pending action once (the instance then leaves the group and its
-//! container instance turns INACTIVE) and answers "No active Lifecycle Action found" after that.
+//! container instance turns INACTIVE) and answers "No active Lifecycle Action found" after that;
+//! it finds the action by its token, or (no token given) by the instance and the hook.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -85,6 +86,29 @@ impl World {
                 task.state = TaskState::Stopping { looks_left };
             }
         }
+    }
+
+    /// The instance terminates: it leaves the group, its container instance becomes
+    /// INACTIVE, and whatever still ran there stops.
+    fn terminate(&mut self, instance_id: &str) {
+        self.instances.retain(|(id, _)| id != instance_id);
+        let mut gone = Vec::new();
+        for ci in self
+            .container_instances
+            .iter_mut()
+            .filter(|ci| ci.ec2_instance_id == instance_id)
+        {
+            ci.status = "INACTIVE".to_string();
+            gone.push(ci.arn.clone());
+        }
+        for task in self
+            .tasks
+            .iter_mut()
+            .filter(|t| gone.contains(&t.container_instance))
+        {
+            task.state = TaskState::Stopped;
+        }
+        self.schedule();
     }
 
     /// The service's scheduler: as many running tasks as desired, one per ACTIVE
@@ -198,6 +222,14 @@ impl FakeCloud {
         lock(&self.world).stop_after_looks = None;
     }
 
+    /// The instance is gone without a lifecycle action (a terminate whose event was
+    /// missed, after the hook's timeout): it leaves the group, its container instance
+    /// turns INACTIVE and its tasks stop. The service's desired count is left as it is.
+    pub fn remove_instance(&self, instance_id: &str) {
+        let mut world = lock(&self.world);
+        world.terminate(instance_id);
+    }
+
     /// The group starts terminating `instance_id` (Terminating:Wait) and waits on the
     /// hook `hook` with `token`.
     pub fn begin_lifecycle_action(&self, hook: &str, instance_id: &str, token: &str) {
@@ -266,6 +298,16 @@ impl Cloud for FakeCloud {
             return Err(not_found(call, "no such Auto Scaling group"));
         }
         Ok(world.instances.clone())
+    }
+
+    async fn desired_count(&self, cluster: &str, service: &str) -> Result<i32, Error> {
+        let call = format!("DescribeServices {cluster}/{service}");
+        self.recorder.call(&call)?;
+        let world = lock(&self.world);
+        if cluster != world.cluster || service != world.service {
+            return Err(not_found(call, "ServiceNotFoundException"));
+        }
+        Ok(world.desired)
     }
 
     async fn container_instance(
@@ -366,45 +408,39 @@ impl Cloud for FakeCloud {
     async fn complete_lifecycle_action(
         &self,
         asg: &str,
-        action: &LifecycleAction,
+        hook: &str,
+        instance_id: &str,
+        token: Option<&str>,
     ) -> Result<Completion, Error> {
-        let call = format!(
-            "CompleteLifecycleAction {asg} {} {} {} CONTINUE",
-            action.hook_name, action.instance_id, action.token
-        );
+        let call = match token {
+            Some(token) => {
+                format!("CompleteLifecycleAction {asg} {hook} {instance_id} {token} CONTINUE")
+            }
+            None => format!("CompleteLifecycleAction {asg} {hook} {instance_id} CONTINUE"),
+        };
         self.recorder.call(&call)?;
         let mut world = lock(&self.world);
-        let waiting = asg == world.group && world.pending.get(&action.token) == Some(action);
-        if !waiting {
-            return Ok(Completion::AlreadyDone(format!(
-                "No active Lifecycle Action found with instance ID {}",
-                action.instance_id
-            )));
-        }
-        world.pending.remove(&action.token);
+        let waiting = (asg == world.group)
+            .then(|| {
+                world.pending.iter().find_map(|(key, action)| {
+                    let matches = action.hook_name == hook
+                        && action.instance_id == instance_id
+                        && token.is_none_or(|t| t == action.token);
+                    matches.then(|| key.clone())
+                })
+            })
+            .flatten();
+        let Some(key) = waiting else {
+            return Ok(Completion::AlreadyDone(match token {
+                Some(token) => format!("No active Lifecycle Action found with token {token}"),
+                None => format!("No active Lifecycle Action found with instance ID {instance_id}"),
+            }));
+        };
+        world.pending.remove(&key);
         world
             .completed
-            .push((action.instance_id.clone(), "CONTINUE".to_string()));
-        // The instance terminates: it leaves the group, its container instance
-        // becomes INACTIVE, and whatever still ran there stops.
-        world.instances.retain(|(id, _)| *id != action.instance_id);
-        let mut gone = Vec::new();
-        for ci in world
-            .container_instances
-            .iter_mut()
-            .filter(|ci| ci.ec2_instance_id == action.instance_id)
-        {
-            ci.status = "INACTIVE".to_string();
-            gone.push(ci.arn.clone());
-        }
-        for task in world
-            .tasks
-            .iter_mut()
-            .filter(|t| gone.contains(&t.container_instance))
-        {
-            task.state = TaskState::Stopped;
-        }
-        world.schedule();
+            .push((instance_id.to_string(), "CONTINUE".to_string()));
+        world.terminate(instance_id);
         Ok(Completion::Completed)
     }
 }
@@ -412,14 +448,6 @@ impl Cloud for FakeCloud {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn action(token: &str) -> LifecycleAction {
-        LifecycleAction {
-            hook_name: "h".into(),
-            token: token.into(),
-            instance_id: "i-1".into(),
-        }
-    }
 
     #[tokio::test]
     async fn a_lifecycle_action_completes_once_then_is_already_done() {
@@ -430,21 +458,59 @@ mod tests {
             fake.instances(),
             vec![("i-1".into(), "Terminating:Wait".into())]
         );
-        let wrong_token = fake.complete_lifecycle_action("g", &action("u")).await;
-        assert!(matches!(wrong_token, Ok(Completion::AlreadyDone(_))));
-        assert_eq!(
-            fake.complete_lifecycle_action("g", &action("t"))
-                .await
-                .unwrap(),
-            Completion::Completed
-        );
+        let complete = |token| fake.complete_lifecycle_action("g", "h", "i-1", token);
         assert!(matches!(
-            fake.complete_lifecycle_action("g", &action("t")).await,
+            complete(Some("u")).await,
+            Ok(Completion::AlreadyDone(_))
+        ));
+        assert_eq!(complete(Some("t")).await.unwrap(), Completion::Completed);
+        assert!(matches!(
+            complete(Some("t")).await,
             Ok(Completion::AlreadyDone(m)) if m.contains("No active Lifecycle Action found")
         ));
         assert_eq!(fake.completed(), vec![("i-1".into(), "CONTINUE".into())]);
         assert!(fake.instances().is_empty(), "the instance left the group");
         assert!(fake.pending_tokens().is_empty());
+    }
+
+    #[tokio::test]
+    async fn without_a_token_the_action_is_found_by_instance_and_hook() {
+        let fake = FakeCloud::new("g", "c", "s");
+        fake.add_instance("i-1", "InService");
+        fake.add_instance("i-2", "InService");
+        fake.begin_lifecycle_action("h", "i-1", "t");
+        for (hook, instance) in [("other", "i-1"), ("h", "i-2")] {
+            assert!(matches!(
+                fake.complete_lifecycle_action("g", hook, instance, None).await,
+                Ok(Completion::AlreadyDone(m)) if m.contains(&format!("instance ID {instance}"))
+            ));
+        }
+        assert_eq!(
+            fake.complete_lifecycle_action("g", "h", "i-1", None)
+                .await
+                .unwrap(),
+            Completion::Completed
+        );
+        assert_eq!(fake.instances(), vec![("i-2".into(), "InService".into())]);
+        assert_eq!(
+            fake.recorder.writes().last().map(String::as_str),
+            Some("CompleteLifecycleAction g h i-1 CONTINUE")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_removed_instance_takes_its_task_with_it_and_the_count_stays() {
+        let fake = FakeCloud::new("g", "c", "s");
+        fake.add_instance("i-1", "InService");
+        fake.register_container_instance("i-1");
+        fake.scale_service(1);
+        fake.remove_instance("i-1");
+        assert!(fake.instances().is_empty());
+        assert!(fake.live_tasks().is_empty());
+        assert_eq!(fake.container_instances()[0].status, "INACTIVE");
+        assert_eq!(fake.service_desired(), 1);
+        assert_eq!(fake.desired_count("c", "s").await.unwrap(), 1);
+        assert!(fake.recorder.writes().is_empty());
     }
 
     #[tokio::test]

@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+pub use crate::decide::Found;
+
 /// What the event was, once read against the group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -10,6 +12,9 @@ pub enum EventKind {
     Terminate,
     /// A launch into the warm pool, or a stale launch: nothing changed.
     Ignored,
+    /// A scheduled run: the service and the waiting lifecycle actions followed the
+    /// group as it is.
+    Reconcile,
 }
 
 /// A call that changed something.
@@ -39,7 +44,10 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Outcome {
     pub event: EventKind,
-    pub instance_id: String,
+    /// The event's instance; for a scheduled run, the group's InService instance
+    /// (absent when it has none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
     /// The calls that changed something, in order.
     pub actions: Vec<Action>,
     /// For a terminate: did the instance's tasks of the service stop in time?
@@ -48,10 +56,13 @@ pub struct Outcome {
     /// Tasks still running on the instance when the drain gave up.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub still_running: Vec<String>,
-    /// Why nothing changed, that a successor keeps the service, or that the
-    /// lifecycle action was already completed.
+    /// Why nothing changed, that a successor keeps the service, that the lifecycle
+    /// action was already completed, or what a scheduled run left as it is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// What a scheduled run found before it acted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub found: Option<Found>,
 }
 
 #[cfg(test)]
@@ -64,7 +75,7 @@ mod tests {
     fn the_json_keeps_the_field_names_callers_read() {
         let terminate = Outcome {
             event: EventKind::Terminate,
-            instance_id: "i-1".into(),
+            instance_id: Some("i-1".into()),
             actions: vec![
                 Action::UpdateService {
                     cluster: "c".into(),
@@ -81,6 +92,7 @@ mod tests {
             drained: Some(false),
             still_running: vec!["arn:task/1".into()],
             note: Some("n".into()),
+            found: None,
         };
         assert_eq!(
             serde_json::to_value(&terminate).unwrap(),
@@ -103,11 +115,12 @@ mod tests {
     fn absent_details_are_left_out() {
         let ignored = Outcome {
             event: EventKind::Ignored,
-            instance_id: "i-1".into(),
+            instance_id: Some("i-1".into()),
             actions: Vec::new(),
             drained: None,
             still_running: Vec::new(),
             note: None,
+            found: None,
         };
         assert_eq!(
             serde_json::to_value(&ignored).unwrap(),
@@ -121,6 +134,36 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&drain).unwrap()["call"],
             "UpdateContainerInstancesState"
+        );
+    }
+
+    #[test]
+    fn a_scheduled_run_says_what_it_found() {
+        let run = Outcome {
+            event: EventKind::Reconcile,
+            instance_id: None,
+            actions: vec![Action::UpdateService {
+                cluster: "c".into(),
+                service: "s".into(),
+                desired_count: 0,
+            }],
+            drained: None,
+            still_running: Vec::new(),
+            note: None,
+            found: Some(Found {
+                instances: [("i-1".to_string(), "Terminating:Wait".to_string())].into(),
+                service_desired: 1,
+            }),
+        };
+        assert_eq!(
+            serde_json::to_value(&run).unwrap(),
+            json!({
+                "event": "reconcile",
+                "actions": [
+                    {"call": "UpdateService", "cluster": "c", "service": "s", "desired_count": 0},
+                ],
+                "found": {"instances": {"i-1": "Terminating:Wait"}, "service_desired": 1},
+            })
         );
     }
 }

@@ -1,17 +1,54 @@
 //! The event: one of the two EventBridge events of the container's Auto Scaling group,
 //! read and checked by [`cm_core::asg_event::parse`] (source, detail-type, this group,
-//! every field the sync needs).
+//! every field the sync needs), or a tick of the sync's EventBridge schedule
+//! (`"source": "aws.events"`, `"detail-type": "Scheduled Event"`), which asks for a
+//! scheduled run: converge on the group as it is.
 
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use cm_core::asg_event::{AsgEvent, SCHEDULED_EVENT, SCHEDULE_SOURCE};
+use cm_core::Error;
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::config::Config;
 
-/// A checked launch or terminate of an instance of the configured group.
-pub type Input = cm_core::asg_event::AsgEvent;
+/// What the sync was invoked with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A checked launch or terminate of an instance of the configured group.
+    Group(AsgEvent),
+    /// A scheduled run: the service and the pending lifecycle actions follow the
+    /// group as it is, whatever events were missed.
+    Reconcile(Schedule),
+}
 
-/// Reads `event`; an [`cm_core::Error::InvalidEvent`] names what was wrong.
-pub fn parse(event: &Value, config: &Config) -> Result<Input, cm_core::Error> {
-    cm_core::asg_event::parse(event, &config.asg_name)
+/// A tick of the schedule; it carries nothing the run needs beyond being one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Schedule {
+    /// The rule's ARN (`resources[0]`), when given.
+    pub rule: Option<String>,
+}
+
+/// Reads `event`; an [`Error::InvalidEvent`] names what was wrong.
+pub fn parse(event: &Value, config: &Config) -> Result<Input, Error> {
+    if event.get("source").and_then(Value::as_str) == Some(SCHEDULE_SOURCE) {
+        return schedule(event).map(Input::Reconcile);
+    }
+    cm_core::asg_event::parse(event, &config.asg_name).map(Input::Group)
+}
+
+fn schedule(event: &Value) -> Result<Schedule, Error> {
+    let event = EventBridgeEvent::<Value>::deserialize(event)
+        .map_err(|e| Error::invalid_event(format!("not an EventBridge scheduled event: {e}")))?;
+    if event.detail_type != SCHEDULED_EVENT {
+        return Err(Error::invalid_event(format!(
+            "detail-type {:?} from {SCHEDULE_SOURCE}: expected {SCHEDULED_EVENT:?}",
+            event.detail_type
+        )));
+    }
+    Ok(Schedule {
+        rule: event.resources.and_then(|r| r.into_iter().next()),
+    })
 }
 
 #[cfg(test)]
@@ -19,6 +56,7 @@ mod tests {
     use std::time::Duration;
 
     use cm_core::asg_event::{AsgSignal, LifecycleAction};
+    use serde_json::json;
 
     use super::*;
 
@@ -29,6 +67,14 @@ mod tests {
             service: "cm-service-dev-mc".into(),
             drain_timeout: Duration::from_secs(300),
             drain_poll: Duration::from_secs(5),
+            lifecycle_hook: Some("cm-hook-dev-mc-drain".into()),
+        }
+    }
+
+    fn group_event(input: Input) -> AsgEvent {
+        match input {
+            Input::Group(event) => event,
+            other => panic!("a group event: {other:?}"),
         }
     }
 
@@ -45,7 +91,7 @@ mod tests {
             ("launch-from-warm-pool.json", true),
             ("launch-into-warm-pool.json", false),
         ] {
-            let input = parse(&sample(name), &config()).unwrap();
+            let input = group_event(parse(&sample(name), &config()).unwrap());
             assert_eq!(input.group, "cm-asg-dev-mc");
             assert_eq!(
                 input.signal,
@@ -60,7 +106,8 @@ mod tests {
 
     #[test]
     fn the_sample_terminate_carries_its_hook_token_and_instance() {
-        let input = parse(&sample("terminate-lifecycle-action.json"), &config()).unwrap();
+        let input =
+            group_event(parse(&sample("terminate-lifecycle-action.json"), &config()).unwrap());
         assert_eq!(
             input.signal,
             AsgSignal::Terminate(LifecycleAction {
@@ -98,5 +145,43 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn the_sample_schedule_tick_asks_for_a_scheduled_run() {
+        assert_eq!(
+            parse(&sample("scheduled-event.json"), &config()).unwrap(),
+            Input::Reconcile(Schedule {
+                rule: Some(
+                    "arn:aws:events:us-east-1:123456789012:rule/cm-dev-mc-AsgEcsSyncFunctionReconcileSchedule-1A2B3C4D5E6F"
+                        .into()
+                ),
+            })
+        );
+        let bare = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+        assert_eq!(
+            parse(&bare, &config()).unwrap(),
+            Input::Reconcile(Schedule::default())
+        );
+    }
+
+    #[test]
+    fn another_event_of_aws_events_is_refused_naming_its_detail_type() {
+        let mut other = sample("scheduled-event.json");
+        other["detail-type"] = "Object Created".into();
+        let err = parse(&other, &config()).unwrap_err();
+        assert_eq!(err.kind(), "InvalidEvent");
+        assert!(
+            err.to_string()
+                .contains("detail-type \"Object Created\" from aws.events"),
+            "{err}"
+        );
+        let no_detail_type = json!({"source": "aws.events", "detail": {}});
+        let err = parse(&no_detail_type, &config()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("not an EventBridge scheduled event"),
+            "{err}"
+        );
     }
 }

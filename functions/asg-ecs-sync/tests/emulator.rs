@@ -1,12 +1,13 @@
 #![cfg(feature = "emulator")]
 //! The ECS sync against the local AWS emulator: an ASG with a terminate lifecycle hook,
-//! an ECS cluster, task definition and service, and each event shape.
+//! an ECS cluster, task definition and service, each event shape, and the scheduled
+//! run healing what missed events left behind.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use asg_ecs_sync::{handle, Action, AwsCloud, Config, EventKind};
+use asg_ecs_sync::{handle, Action, AwsCloud, Cloud, Completion, Config, EventKind};
 use aws_sdk_autoscaling::Client as AutoScaling;
 use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, NetworkMode};
 use aws_sdk_ecs::Client as Ecs;
@@ -60,6 +61,22 @@ impl Setup {
 
     fn event(&self, name: &str) -> Value {
         asg::sample_event(name, GROUP, &self.instance)
+    }
+
+    /// A tick of the sync's schedule.
+    fn tick(&self) -> Value {
+        cm_testkit::events::sample("asg/scheduled-event.json")
+    }
+
+    async fn set_service_desired(&self, count: i32) {
+        self.ecs
+            .update_service()
+            .cluster(CLUSTER)
+            .service(SERVICE)
+            .desired_count(count)
+            .send()
+            .await
+            .expect("update service");
     }
 
     fn begin_terminate(&self) {
@@ -183,6 +200,7 @@ async fn setup(group_size: i32, drain_timeout: &str) -> Setup {
         ("ECS_SERVICE_NAME", SERVICE),
         ("DRAIN_TIMEOUT_SECONDS", drain_timeout),
         ("DRAIN_POLL_SECONDS", "1"),
+        ("LIFECYCLE_HOOK_NAME", HOOK),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -428,4 +446,137 @@ async fn the_binary_follows_a_launch_behind_the_runtime_api() {
         Some("launch".into())
     );
     assert_eq!(s.service_desired().await, 1);
+}
+
+// ---------------------------------------------------------- scheduled runs
+
+#[tokio::test]
+async fn a_missed_launch_is_healed_by_one_scheduled_run() {
+    let s = setup(1, "30").await;
+    // The instance is InService; its launch event never reached the sync.
+    s.set_service_desired(0).await;
+    s.emulator.reset_counts();
+    let outcome = s.run(&s.tick(), LONG).await.expect("success");
+    assert_eq!(outcome.event, EventKind::Reconcile);
+    assert_eq!(outcome.instance_id.as_deref(), Some(s.instance.as_str()));
+    assert_eq!(s.service_desired().await, 1);
+    let writes = s.emulator.writes();
+    assert_eq!(
+        writes,
+        [("ecs:UpdateService".to_string(), 1)].into(),
+        "{:?}",
+        s.emulator.calls()
+    );
+}
+
+#[tokio::test]
+async fn a_missed_terminate_is_healed_by_one_scheduled_run() {
+    let s = setup(1, "30").await;
+    // The group went to 0 and its instance is gone; the service still wants a task.
+    s.autoscaling
+        .update_auto_scaling_group()
+        .auto_scaling_group_name(GROUP)
+        .desired_capacity(0)
+        .send()
+        .await
+        .expect("scale in");
+    assert!(asg::instances(&s.autoscaling, GROUP).await.is_empty());
+    assert_eq!(s.service_desired().await, 1);
+    s.emulator.reset_counts();
+    let outcome = s.run(&s.tick(), LONG).await.expect("success");
+    assert_eq!(outcome.instance_id, None);
+    assert_eq!(s.service_desired().await, 0);
+    assert_eq!(
+        s.emulator.writes(),
+        [("ecs:UpdateService".to_string(), 1)].into(),
+        "{:?}",
+        s.emulator.calls()
+    );
+}
+
+#[tokio::test]
+async fn a_scheduled_run_with_nothing_to_fix_makes_no_write_call() {
+    let s = setup(1, "30").await;
+    let outcome = s.run(&s.tick(), LONG).await.expect("success");
+    assert!(outcome.actions.is_empty(), "{outcome:?}");
+    assert!(outcome
+        .note
+        .unwrap_or_default()
+        .starts_with("nothing to fix"),);
+    assert!(s.emulator.writes().is_empty(), "{:?}", s.emulator.calls());
+    assert_eq!(
+        s.emulator
+            .call_count("autoscaling:DescribeAutoScalingGroups"),
+        1
+    );
+    assert_eq!(s.emulator.call_count("ecs:DescribeServices"), 1);
+    assert_eq!(s.service_desired().await, 1);
+}
+
+#[tokio::test]
+async fn the_binary_heals_a_missed_launch_on_the_scheduled_event() {
+    let s = setup(1, "30").await;
+    s.set_service_desired(0).await;
+    let runtime = RuntimeApi::start(Duration::from_secs(60));
+    let mut env = s.emulator.aws_env();
+    env.extend(s.vars.clone());
+    let mut child = runtime.spawn(
+        Path::new(env!("CARGO_BIN_EXE_asg-ecs-sync")),
+        "asg-ecs-sync",
+        &env,
+        None,
+    );
+    let outcome = runtime.invoke(s.tick(), Duration::from_secs(60));
+    let _ = child.kill();
+    let _ = child.wait();
+    let response = outcome.as_ref().and_then(Outcome::response).cloned();
+    assert_eq!(
+        response.as_ref().map(|r| r["event"].clone()),
+        Some("reconcile".into()),
+        "{outcome:?}"
+    );
+    assert_eq!(s.service_desired().await, 1);
+}
+
+#[tokio::test]
+async fn a_waiting_action_is_completed_by_instance_id_without_a_token() {
+    // What a scheduled run sends: the group, the hook and the instance, no token.
+    let s = setup(1, "30").await;
+    s.begin_terminate();
+    let completion = s
+        .cloud
+        .complete_lifecycle_action(GROUP, HOOK, &s.instance, None)
+        .await
+        .expect("completed");
+    assert_eq!(completion, Completion::Completed);
+    assert_eq!(
+        s.completed(),
+        vec![(s.instance.clone(), "CONTINUE".to_string())]
+    );
+    let again = s
+        .cloud
+        .complete_lifecycle_action(GROUP, HOOK, &s.instance, None)
+        .await
+        .expect("no error");
+    assert!(
+        matches!(&again, Completion::AlreadyDone(m) if m.contains("No active Lifecycle Action found")),
+        "{again:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_service_count_is_read_and_an_unknown_service_is_named() {
+    let s = setup(1, "30").await;
+    assert_eq!(s.cloud.desired_count(CLUSTER, SERVICE).await.unwrap(), 1);
+    let err = s
+        .cloud
+        .desired_count(CLUSTER, "no-such-service")
+        .await
+        .expect_err("unknown service");
+    assert!(
+        err.to_string().starts_with(&format!(
+            "DescribeServices {CLUSTER}/no-such-service failed"
+        )),
+        "{err}"
+    );
 }

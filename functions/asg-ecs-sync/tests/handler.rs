@@ -8,7 +8,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use asg_ecs_sync::{handle, Action, Config, EventKind, FakeCloud, Outcome, COMPLETE_MARGIN};
+use asg_ecs_sync::{
+    handle, Action, Cloud, Config, EventKind, FakeCloud, Found, Outcome, COMPLETE_MARGIN,
+};
 use cm_core::Env;
 use serde_json::{json, Value};
 use tokio::time::Instant;
@@ -48,6 +50,7 @@ fn sample(name: &str) -> Value {
         "terminate-lifecycle-action.json" => {
             include_str!("../../../events/asg/terminate-lifecycle-action.json")
         }
+        "scheduled-event.json" => include_str!("../../../events/asg/scheduled-event.json"),
         other => panic!("no sample event {other}"),
     };
     serde_json::from_str(text).unwrap()
@@ -59,6 +62,11 @@ fn launch() -> Value {
 
 fn terminate() -> Value {
     sample("terminate-lifecycle-action.json")
+}
+
+/// A tick of the schedule.
+fn tick() -> Value {
+    sample("scheduled-event.json")
 }
 
 /// The sample `name` for `instance` (and, for a terminate, `token`).
@@ -128,11 +136,12 @@ async fn a_launch_sets_the_service_to_one_and_a_task_is_placed() {
             outcome,
             Outcome {
                 event: EventKind::Launch,
-                instance_id: INSTANCE.into(),
+                instance_id: Some(INSTANCE.into()),
                 actions: vec![update_service(1)],
                 drained: None,
                 still_running: Vec::new(),
                 note: None,
+                found: None,
             },
             "{name}"
         );
@@ -216,11 +225,12 @@ async fn a_terminate_stops_the_service_waits_for_the_drain_then_completes() {
         outcome,
         Outcome {
             event: EventKind::Terminate,
-            instance_id: INSTANCE.into(),
+            instance_id: Some(INSTANCE.into()),
             actions: vec![update_service(0), completion(INSTANCE)],
             drained: Some(true),
             still_running: Vec::new(),
             note: None,
+            found: None,
         }
     );
     assert_eq!(fake.service_desired(), 0);
@@ -673,4 +683,340 @@ async fn the_response_has_the_fields_the_story_and_the_reliability_tests_read() 
     let late = serde_json::to_value(run(&fake, &launch()).await.unwrap()).unwrap();
     assert_eq!(late["event"], "ignored");
     assert!(late["note"].as_str().unwrap_or_default().contains(INSTANCE));
+}
+
+// --------------------------------------------------------- scheduled runs
+
+fn found(instances: &[(&str, &str)], service_desired: i32) -> Option<Found> {
+    Some(Found {
+        instances: instances
+            .iter()
+            .map(|(id, state)| (id.to_string(), state.to_string()))
+            .collect(),
+        service_desired,
+    })
+}
+
+#[tokio::test]
+async fn a_missed_launch_is_healed_by_one_scheduled_run() {
+    // The group launched the instance; its launch event never reached the sync.
+    let fake = FakeCloud::new(GROUP, CLUSTER, SERVICE);
+    fake.add_instance(INSTANCE, "InService");
+    let container_instance = fake.register_container_instance(INSTANCE);
+    let outcome = run(&fake, &tick()).await.expect("success");
+    assert_eq!(
+        outcome,
+        Outcome {
+            event: EventKind::Reconcile,
+            instance_id: Some(INSTANCE.into()),
+            actions: vec![update_service(1)],
+            drained: None,
+            still_running: Vec::new(),
+            note: None,
+            found: found(&[(INSTANCE, "InService")], 0),
+        }
+    );
+    assert_eq!(fake.service_desired(), 1);
+    assert_eq!(
+        fake.recorder.writes(),
+        vec![format!("UpdateService {CLUSTER}/{SERVICE} desiredCount=1")]
+    );
+    let tasks = fake.live_tasks();
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0].container_instance, container_instance);
+
+    // The next run finds nothing to fix and writes nothing.
+    fake.recorder.clear();
+    let again = run(&fake, &tick()).await.expect("success");
+    assert!(again.actions.is_empty(), "{again:?}");
+    assert!(
+        fake.recorder.writes().is_empty(),
+        "{:?}",
+        fake.recorder.writes()
+    );
+}
+
+#[tokio::test]
+async fn a_missed_terminate_is_healed_by_one_scheduled_run() {
+    // The instance went (its terminate event never reached the sync, and the hook
+    // timed out): the group is empty and the service still wants a task.
+    let (fake, _, _) = serving();
+    fake.remove_instance(INSTANCE);
+    assert_eq!(fake.service_desired(), 1);
+    let outcome = run(&fake, &tick()).await.expect("success");
+    assert_eq!(outcome.event, EventKind::Reconcile);
+    assert_eq!(outcome.instance_id, None);
+    assert_eq!(outcome.actions, vec![update_service(0)]);
+    assert_eq!(outcome.found, found(&[], 1));
+    assert_eq!(fake.service_desired(), 0);
+    assert_eq!(
+        fake.recorder.writes(),
+        vec![format!("UpdateService {CLUSTER}/{SERVICE} desiredCount=0")]
+    );
+}
+
+#[tokio::test]
+async fn a_console_edit_of_the_count_is_put_back() {
+    let (fake, _, _) = serving();
+    fake.scale_service(3);
+    let outcome = run(&fake, &tick()).await.expect("success");
+    assert_eq!(outcome.actions, vec![update_service(1)]);
+    assert_eq!(outcome.found, found(&[(INSTANCE, "InService")], 3));
+    assert_eq!(fake.service_desired(), 1);
+}
+
+#[tokio::test]
+async fn a_scheduled_run_with_nothing_to_fix_only_reads() {
+    let empty = FakeCloud::new(GROUP, CLUSTER, SERVICE);
+    let (serving, _, task) = serving();
+    for (fake, says) in [
+        (&serving, "is InService"),
+        (&empty, "no instance is InService"),
+    ] {
+        let outcome = run(fake, &tick()).await.expect("success");
+        assert_eq!(outcome.event, EventKind::Reconcile);
+        assert!(outcome.actions.is_empty(), "{outcome:?}");
+        let note = outcome.note.unwrap_or_default();
+        assert!(
+            note.starts_with("nothing to fix") && note.contains(says),
+            "{note}"
+        );
+        assert!(
+            fake.recorder.writes().is_empty(),
+            "{:?}",
+            fake.recorder.writes()
+        );
+        assert_eq!(
+            fake.recorder.calls(),
+            vec![
+                format!("DescribeAutoScalingGroups {GROUP}"),
+                format!("DescribeServices {CLUSTER}/{SERVICE}"),
+            ]
+        );
+    }
+    assert_eq!(
+        serving.live_tasks()[0].arn,
+        task,
+        "the running task was left alone"
+    );
+}
+
+#[tokio::test]
+async fn a_pending_instance_is_left_to_its_launch_event() {
+    let fake = FakeCloud::new(GROUP, CLUSTER, SERVICE);
+    fake.add_instance(INSTANCE, "Pending:Wait");
+    let outcome = run(&fake, &tick()).await.expect("success");
+    assert!(outcome.actions.is_empty(), "{outcome:?}");
+    assert!(outcome
+        .note
+        .unwrap_or_default()
+        .contains(&format!("{INSTANCE} is Pending:Wait")),);
+    assert!(fake.recorder.writes().is_empty());
+}
+
+#[tokio::test]
+async fn a_waiting_action_whose_task_is_gone_is_completed_by_instance_id() {
+    // The terminate event's drain stopped the task but never completed the action
+    // (it timed out, or its invocation failed for good).
+    let (fake, container_instance, _) = terminating();
+    fake.scale_service(0);
+    let look = fake.running_service_tasks(CLUSTER, SERVICE, &container_instance);
+    assert!(look.await.unwrap().is_empty(), "the task has stopped");
+    fake.recorder.clear();
+    let outcome = run(&fake, &tick()).await.expect("success");
+    assert_eq!(outcome.actions, vec![completion(INSTANCE)]);
+    assert_eq!(outcome.instance_id, None);
+    assert_eq!(outcome.found, found(&[(INSTANCE, "Terminating:Wait")], 0));
+    assert_eq!(fake.completed(), completed(INSTANCE));
+    assert!(fake.pending_tokens().is_empty());
+    assert_eq!(
+        fake.recorder.writes(),
+        vec![format!(
+            "CompleteLifecycleAction {GROUP} {HOOK} {INSTANCE} CONTINUE"
+        )],
+        "by instance id: a scheduled run has no token"
+    );
+    assert!(fake.recorder.calls().contains(&format!(
+        "ListTasks {CLUSTER} {container_instance} service:{SERVICE}"
+    )));
+
+    // The event's own invocation, retried now, finds the action done.
+    let late = run(&fake, &terminate()).await.expect("no error");
+    assert!(
+        late.note
+            .as_deref()
+            .unwrap_or_default()
+            .contains("already completed"),
+        "{late:?}"
+    );
+    assert_eq!(fake.completed().len(), 1);
+}
+
+#[tokio::test]
+async fn a_waiting_action_of_an_instance_that_never_registered_is_completed() {
+    let fake = FakeCloud::new(GROUP, CLUSTER, SERVICE);
+    fake.add_instance(INSTANCE, "InService");
+    fake.begin_lifecycle_action(HOOK, INSTANCE, TOKEN);
+    let outcome = run(&fake, &tick()).await.expect("success");
+    assert_eq!(outcome.actions, vec![completion(INSTANCE)]);
+    assert_eq!(fake.recorder.count("ListTasks"), 0);
+    assert_eq!(fake.completed(), completed(INSTANCE));
+}
+
+#[tokio::test]
+async fn a_terminating_instance_whose_task_still_runs_is_left_alone() {
+    // The terminate event's drain is under way: the service is at 0 and the
+    // container is still saving the world.
+    let (fake, _, task) = terminating();
+    fake.tasks_never_stop();
+    fake.scale_service(0);
+    let outcome = run(&fake, &tick()).await.expect("success");
+    assert!(outcome.actions.is_empty(), "{outcome:?}");
+    let note = outcome.note.unwrap_or_default();
+    assert!(
+        note.contains(&format!("{INSTANCE} is Terminating:Wait"))
+            && note.contains(&task)
+            && note.contains("left to its terminate event's drain"),
+        "{note}"
+    );
+    assert!(
+        fake.recorder.writes().is_empty(),
+        "{:?}",
+        fake.recorder.writes()
+    );
+    assert_eq!(fake.pending_tokens(), vec![TOKEN.to_string()]);
+    assert!(fake.completed().is_empty());
+}
+
+#[tokio::test]
+async fn a_missed_terminate_with_a_running_task_stops_it_then_completes_on_the_next_run() {
+    // No terminate event at all: the first run stops the service (as the event's
+    // drain would) and does not wait; the next run completes the action.
+    let (fake, _, _) = terminating();
+    // Told to stop, the task has stopped by the next look.
+    fake.tasks_stop_after_looks(0);
+    let first = run(&fake, &tick()).await.expect("first run");
+    assert_eq!(first.actions, vec![update_service(0)]);
+    assert!(fake.completed().is_empty(), "the task was still running");
+    let second = run(&fake, &tick()).await.expect("second run");
+    assert_eq!(second.actions, vec![completion(INSTANCE)]);
+    assert_eq!(fake.completed(), completed(INSTANCE));
+    let third = run(&fake, &tick()).await.expect("third run");
+    assert!(third.actions.is_empty(), "{third:?}");
+}
+
+#[tokio::test]
+async fn a_successor_keeps_the_service_while_the_old_action_is_completed() {
+    let (fake, old, _) = terminating();
+    fake.add_instance(OTHER, "InService");
+    fake.register_container_instance(OTHER);
+    // The old instance's task moved already; its action is still waiting.
+    fake.drain_container_instance(CLUSTER, &old).await.unwrap();
+    fake.recorder.clear();
+    let outcome = run(&fake, &tick()).await.expect("success");
+    assert_eq!(outcome.instance_id.as_deref(), Some(OTHER));
+    assert_eq!(outcome.actions, vec![completion(INSTANCE)]);
+    assert_eq!(fake.service_desired(), 1);
+    assert_eq!(fake.live_tasks().len(), 1);
+}
+
+#[tokio::test]
+async fn without_the_hook_configured_a_waiting_action_is_reported_not_completed() {
+    let (fake, _, _) = terminating();
+    fake.scale_service(0);
+    let mut config = config();
+    config.lifecycle_hook = None;
+    let outcome = handle(&config, &fake, &tick(), LONG)
+        .await
+        .expect("success");
+    assert!(outcome.actions.is_empty(), "{outcome:?}");
+    assert!(outcome
+        .note
+        .unwrap_or_default()
+        .contains("LIFECYCLE_HOOK_NAME is not set"),);
+    assert!(fake.recorder.writes().is_empty());
+    assert_eq!(fake.pending_tokens(), vec![TOKEN.to_string()]);
+}
+
+#[tokio::test]
+async fn a_scheduled_run_with_a_failed_read_writes_nothing_and_names_the_call() {
+    for operation in [
+        "DescribeAutoScalingGroups",
+        "DescribeServices",
+        "ListContainerInstances",
+        "ListTasks",
+    ] {
+        let (fake, _, _) = terminating();
+        fake.recorder.fail(operation, 1);
+        let err = run(&fake, &tick()).await.expect_err(operation);
+        assert_eq!(err.kind(), "AwsError");
+        assert!(err.to_string().starts_with(operation), "{operation}: {err}");
+        assert!(
+            fake.recorder.writes().is_empty(),
+            "{operation}: {:?}",
+            fake.recorder.writes()
+        );
+        assert_eq!(fake.service_desired(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_scheduled_run_with_a_failed_write_fails_naming_it_and_the_next_run_heals() {
+    let fake = FakeCloud::new(GROUP, CLUSTER, SERVICE);
+    fake.add_instance(INSTANCE, "InService");
+    fake.recorder.fail("UpdateService", 1);
+    let err = run(&fake, &tick()).await.expect_err("the call failed");
+    assert!(
+        err.to_string()
+            .starts_with(&format!("UpdateService {CLUSTER}/{SERVICE}")),
+        "{err}"
+    );
+    assert_eq!(fake.service_desired(), 0);
+    run(&fake, &tick()).await.expect("the next run");
+    assert_eq!(fake.service_desired(), 1);
+
+    let (fake, _, _) = terminating();
+    fake.scale_service(0);
+    fake.recorder.fail("CompleteLifecycleAction", 1);
+    let err = run(&fake, &tick()).await.expect_err("the call failed");
+    assert!(
+        err.to_string().starts_with(&format!(
+            "CompleteLifecycleAction {GROUP} {HOOK} {INSTANCE}"
+        )),
+        "{err}"
+    );
+    assert_eq!(fake.pending_tokens(), vec![TOKEN.to_string()]);
+    let next = run(&fake, &tick()).await.expect("the next run");
+    assert_eq!(next.actions, vec![completion(INSTANCE)]);
+}
+
+#[tokio::test]
+async fn a_scheduled_run_answers_in_the_responses_shape() {
+    let (fake, _, _) = serving();
+    fake.scale_service(0);
+    let response = serde_json::to_value(run(&fake, &tick()).await.unwrap()).unwrap();
+    assert_eq!(
+        response,
+        json!({
+            "event": "reconcile",
+            "instance_id": INSTANCE,
+            "actions": [{"call": "UpdateService", "cluster": CLUSTER, "service": SERVICE,
+                         "desired_count": 1}],
+            "found": {"instances": {INSTANCE: "InService"}, "service_desired": 0},
+        })
+    );
+}
+
+#[tokio::test]
+async fn other_events_of_aws_events_are_refused_before_any_call() {
+    let (fake, _, _) = serving();
+    let mut other = tick();
+    other["detail-type"] = "Object Created".into();
+    let err = run(&fake, &other).await.expect_err("refused");
+    assert_eq!(err.kind(), "InvalidEvent");
+    assert!(
+        err.to_string().contains("expected \"Scheduled Event\""),
+        "{err}"
+    );
+    assert!(fake.recorder.calls().is_empty());
 }

@@ -11,6 +11,15 @@ use crate::Error;
 pub const LAUNCH_SUCCESSFUL: &str = "EC2 Instance Launch Successful";
 pub const TERMINATE_LIFECYCLE_ACTION: &str = "EC2 Instance-terminate Lifecycle Action";
 
+/// The `detail-type` of an EventBridge schedule's event: the ECS sync and the DNS
+/// updater also run every few minutes and converge on the group as it is.
+pub const SCHEDULED_EVENT: &str = "Scheduled Event";
+/// The `source` of an EventBridge schedule's event.
+pub const SCHEDULE_SOURCE: &str = "aws.events";
+
+/// The lifecycle state of an instance waiting on a terminate lifecycle hook.
+pub const TERMINATING_WAIT: &str = "Terminating:Wait";
+
 /// A terminate lifecycle action waiting for CompleteLifecycleAction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LifecycleAction {
@@ -119,7 +128,18 @@ pub fn parse(event: &Value, expected_group: &str) -> Result<AsgEvent, Error> {
 
 /// Lifecycle states of an instance that serves, or is about to serve, the group.
 pub fn is_pending_or_in_service(state: &str) -> bool {
-    state == "InService" || state.starts_with("Pending")
+    is_in_service(state) || is_pending(state)
+}
+
+/// The lifecycle state of an instance that serves the group.
+pub fn is_in_service(state: &str) -> bool {
+    state == "InService"
+}
+
+/// Lifecycle states of an instance being launched into the group (`Pending`,
+/// `Pending:Wait`, `Pending:Proceed`).
+pub fn is_pending(state: &str) -> bool {
+    state.starts_with("Pending")
 }
 
 /// Why a launch event is stale, if it is: EventBridge may deliver it late or twice,
@@ -265,6 +285,18 @@ mod tests {
         no_instance["detail"]["EC2InstanceId"] = "".into();
         assert!(err(no_instance).contains("EC2InstanceId"));
         assert!(err(json!({"hello": 1})).contains("not an Auto Scaling EventBridge event"));
+    }
+
+    #[test]
+    fn lifecycle_states_are_told_apart() {
+        assert!(is_in_service("InService"));
+        for state in ["Pending", "Pending:Wait", "Pending:Proceed"] {
+            assert!(is_pending(state) && !is_in_service(state), "{state}");
+            assert!(is_pending_or_in_service(state), "{state}");
+        }
+        for state in [TERMINATING_WAIT, "Terminating:Proceed", "Standby", "Warmed:Stopped"] {
+            assert!(!is_pending_or_in_service(state), "{state}");
+        }
     }
 
     #[test]

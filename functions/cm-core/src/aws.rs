@@ -10,9 +10,14 @@
 //! rustls on the `ring` crypto provider. The default (rustls on aws-lc-rs) compiles
 //! a large C library and adds about a megabyte to each bootstrap; the SDK crates are
 //! therefore used with `default-features = false` throughout the workspace.
+//!
+//! A blank `AWS_ENDPOINT_URL` means AWS itself, as if it were unset: the template sets
+//! the variable from its `LocalEndpointUrl` parameter, empty unless the functions run
+//! under `sam local` against an emulator, and the SDK would otherwise take "" as the
+//! endpoint (a warning at start-up, then a panic at the first call).
 
 use aws_config::retry::RetryConfig;
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 use aws_smithy_http_client::Builder as HttpClientBuilder;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
@@ -33,9 +38,56 @@ pub async fn load_sdk_config() -> SdkConfig {
         .and_then(|v| v.trim().parse::<u32>().ok())
         .filter(|n| *n > 0)
         .unwrap_or(DEFAULT_MAX_ATTEMPTS);
-    aws_config::defaults(BehaviorVersion::latest())
+    let loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client())
-        .retry_config(RetryConfig::standard().with_max_attempts(attempts))
+        .retry_config(RetryConfig::standard().with_max_attempts(attempts));
+    load(loader, is_blank(std::env::var("AWS_ENDPOINT_URL").ok().as_deref())).await
+}
+
+/// Whether the variable is set but blank.
+fn is_blank(value: Option<&str>) -> bool {
+    value.is_some_and(|v| v.trim().is_empty())
+}
+
+/// Loads the configuration. With a blank `AWS_ENDPOINT_URL`, an endpoint is given to
+/// the loader, which then reads none from the environment, and taken out again: the
+/// endpoint stays marked as set in code, so each client resolves AWS's own endpoint
+/// instead of reading the blank variable.
+async fn load(loader: ConfigLoader, blank_endpoint_url: bool) -> SdkConfig {
+    if !blank_endpoint_url {
+        return loader.load().await;
+    }
+    let mut config = loader
+        .endpoint_url("http://aws-endpoint-url-is-blank.invalid")
         .load()
         .await
+        .into_builder();
+    config.set_endpoint_url(None);
+    config.build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_config::Region;
+
+    #[test]
+    fn only_a_set_and_blank_variable_is_blank() {
+        assert!(is_blank(Some("")));
+        assert!(is_blank(Some("  ")));
+        assert!(!is_blank(None));
+        assert!(!is_blank(Some("http://172.17.0.1:4566")));
+    }
+
+    #[tokio::test]
+    async fn a_blank_endpoint_url_leaves_each_client_to_aws_own_endpoint() {
+        let loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(http_client())
+            .region(Region::new("us-east-1"));
+        let config = load(loader, true).await;
+        assert_eq!(config.endpoint_url(), None);
+        // Clients take an endpoint set in code as it is (none: AWS's) and read no
+        // AWS_ENDPOINT_URL from the environment.
+        assert!(config.get_origin("endpoint_url").is_client_config());
+    }
 }

@@ -75,6 +75,11 @@ impl EnvVar {
 /// The variables every function reads besides its own (through the SDK and the
 /// logging set-up), for the documentation.
 pub const COMMON_VARS: &[EnvVar] = &[
+    EnvVar::optional(
+        "AWS_ENDPOINT_URL",
+        "every AWS call goes to this endpoint instead of AWS, e.g. a local emulator \
+         (the template's LocalEndpointUrl); unset or blank: AWS",
+    ),
     EnvVar::with_default(
         "AWS_MAX_ATTEMPTS",
         "3",

@@ -10,7 +10,8 @@ use aws_sdk_autoscaling::Client as AutoScaling;
 use aws_sdk_cloudwatch::types::{Dimension, Statistic};
 use aws_sdk_cloudwatch::Client as CloudWatch;
 use cm_core::Env;
-use cm_testkit::{asg, Emulator, Outcome, RuntimeApi};
+use cm_testkit::function::Spec;
+use cm_testkit::{asg, Emulator, Function, Outcome};
 use dns_query_trigger::{handle, parse, AwsCloud, Config};
 use serde_json::{json, Value};
 
@@ -307,21 +308,14 @@ async fn asg_region_points_the_group_client_across_regions() {
     );
 }
 
-fn function_env(emulator: &Emulator, group: &str) -> Vec<(String, String)> {
-    let mut env = emulator.aws_env();
-    env.extend(vars(group));
-    env
-}
-
 #[tokio::test]
 async fn the_binary_runs_behind_the_runtime_api_with_the_standard_aws_environment() {
     let s = setup().await;
-    let runtime = RuntimeApi::start(Duration::from_secs(30));
-    let mut child = runtime.spawn(
+    let vars: Vec<(String, String)> = vars(GROUP).into_iter().collect();
+    let function = Function::start(
         std::path::Path::new(env!("CARGO_BIN_EXE_dns-query-trigger")),
-        "dns-query-trigger",
-        &function_env(&s.emulator, GROUP),
-        None,
+        &s.emulator,
+        &vars,
     );
     let sample = |name: &str| -> Value {
         let path = cm_testkit::repo_root()
@@ -329,14 +323,12 @@ async fn the_binary_runs_behind_the_runtime_api_with_the_standard_aws_environmen
             .join(name);
         serde_json::from_str(&std::fs::read_to_string(path).expect("sample event")).expect("json")
     };
-    let wait = Duration::from_secs(60);
-    let control = runtime.invoke(sample("control-message.json"), wait);
-    let bad = runtime.invoke(sample("malformed-gzip.json"), wait);
-    let other = runtime.invoke(sample("query-log-other-names.json"), wait);
+    let control = function.try_invoke(sample("control-message.json"));
+    let bad = function.try_invoke(sample("malformed-gzip.json"));
+    let other = function.try_invoke(sample("query-log-other-names.json"));
     let writes_before_match = writes(&s.emulator);
-    let matched = runtime.invoke(sample("query-log-match.json"), wait);
-    let _ = child.kill();
-    let _ = child.wait();
+    let matched = function.try_invoke(sample("query-log-match.json"));
+    drop(function);
 
     assert_eq!(
         control
@@ -372,23 +364,17 @@ async fn the_binary_runs_behind_the_runtime_api_with_the_standard_aws_environmen
 
 #[test]
 fn the_binary_refuses_to_start_and_names_every_missing_variable() {
-    let runtime = RuntimeApi::start(Duration::from_secs(5));
-    let log = std::env::temp_dir().join(format!("cm-trigger-config-{}.log", std::process::id()));
-    let env = vec![
-        ("METRIC_THRESHOLD".to_string(), "lots".to_string()),
-        ("AWS_REGION".to_string(), "us-east-1".to_string()),
-    ];
-    let status = runtime
-        .spawn(
-            std::path::Path::new(env!("CARGO_BIN_EXE_dns-query-trigger")),
-            "dns-query-trigger",
-            &env,
-            Some(&log),
-        )
-        .wait()
-        .expect("the process ends");
-    let output = std::fs::read_to_string(&log).unwrap_or_default();
-    let _ = std::fs::remove_file(&log);
+    let mut function = Spec::new("dns-query-trigger", env!("CARGO_BIN_EXE_dns-query-trigger"))
+        .envs([
+            ("METRIC_THRESHOLD".to_string(), "lots".to_string()),
+            ("AWS_REGION".to_string(), "us-east-1".to_string()),
+        ])
+        .temp_log()
+        .timeouts(Duration::from_secs(5), Duration::from_secs(30))
+        .start()
+        .expect("the process starts");
+    let status = function.wait_for_exit().expect("the process ends");
+    let output = function.log();
     assert!(!status.success());
     for expected in [
         "DOMAIN_NAME is not set",
@@ -402,6 +388,16 @@ fn the_binary_refuses_to_start_and_names_every_missing_variable() {
             "{expected} missing from: {output}"
         );
     }
+    let init_error = function
+        .init_error()
+        .expect("the init error reaches Lambda");
+    assert_eq!(init_error["errorType"], "ConfigError");
+    assert!(
+        init_error["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("DOMAIN_NAME is not set")),
+        "{init_error}"
+    );
     let json_line = output
         .lines()
         .find(|l| l.starts_with('{'))

@@ -1,10 +1,11 @@
 //! The DNS record updater: the container's name follows the running instance's
 //! public address, and points at the unavailable IP while nothing runs.
 //!
-//! event (EventBridge, the group's launch or terminate) -> [`parse`] -> observe
-//! (the instance's addresses, the name's records and the group's instances, read
-//! concurrently through [`Cloud`]) -> [`decide`] (pure) -> [`act`] (one change
-//! batch, then the message) -> [`Outcome`].
+//! event (EventBridge: the group's launch or terminate, or a tick of the schedule)
+//! -> [`parse`] -> observe (the instance's addresses, the name's records and the
+//! group's instances, read concurrently through [`Cloud`]; a scheduled run reads the
+//! addresses of the group's InService instance) -> [`decide`] (pure) -> [`act`] (one
+//! change batch, then the message; nothing when nothing is to fix) -> [`Outcome`].
 
 pub mod act;
 pub mod aws;
@@ -15,26 +16,52 @@ pub mod fake;
 pub mod outcome;
 pub mod parse;
 
+use cm_core::asg_event::is_in_service;
 use serde_json::Value;
 
 pub use aws::AwsCloud;
 pub use cloud::Cloud;
 pub use config::Config;
 pub use fake::FakeCloud;
-pub use outcome::{Action, Event, Outcome};
+pub use outcome::{Action, Event, Found, Outcome};
 
 use decide::Observed;
 use parse::Input;
 
-/// Handles one ASG event. Everything is read and decided before anything is written.
+/// Handles one ASG event or scheduled run. Everything is read and decided before
+/// anything is written.
 pub async fn handle<C: Cloud>(
     config: &Config,
     cloud: &C,
     event: &Value,
 ) -> Result<Outcome, cm_core::Error> {
     let input = parse::parse(event, config)?;
-    let observed = match &input {
-        Input::WarmPoolLaunch { .. } => Observed::default(),
+    // Boxed: the SDK's futures (in AwsCloud) nested inside this one would otherwise
+    // go past the compiler's depth limit for laying out `main`.
+    let observed = Box::pin(observe(config, cloud, &input)).await?;
+    let plan = decide::decide(config, &input, &observed)?;
+    let outcome = Box::pin(act::act(config, cloud, input.instance_id(), plan)).await?;
+    tracing::info!(
+        outcome = %serde_json::to_string(&outcome).unwrap_or_default(),
+        "{}",
+        match (outcome.event, outcome.actions.is_empty()) {
+            (Event::Reconcile, true) => "scheduled run: nothing to fix",
+            (Event::Reconcile, false) => "scheduled run: DNS updated",
+            (_, true) => "no DNS change needed",
+            (_, false) => "DNS updated",
+        }
+    );
+    Ok(outcome)
+}
+
+/// What the decision needs to know, read before anything is written.
+async fn observe<C: Cloud>(
+    config: &Config,
+    cloud: &C,
+    input: &Input,
+) -> Result<Observed, cm_core::Error> {
+    match input {
+        Input::WarmPoolLaunch { .. } => Ok(Observed::default()),
         Input::Launch { instance_id } => {
             // The group too: a launch delivered late or twice, after the instance
             // left, must not point the name at it.
@@ -43,34 +70,42 @@ pub async fn handle<C: Cloud>(
                 cloud.current_records(&config.hosted_zone_id, &config.domain_name),
                 cloud.group_instances(&config.asg_name),
             )?;
-            Observed {
+            Ok(Observed {
                 addresses,
                 records,
                 group,
-            }
+                ..Observed::default()
+            })
         }
         Input::Terminate { .. } => {
             let (records, group) = tokio::try_join!(
                 cloud.current_records(&config.hosted_zone_id, &config.domain_name),
                 cloud.group_instances(&config.asg_name),
             )?;
-            Observed {
+            Ok(Observed {
                 records,
                 group,
                 ..Observed::default()
+            })
+        }
+        Input::Reconcile { .. } => {
+            let (records, group) = tokio::try_join!(
+                cloud.current_records(&config.hosted_zone_id, &config.domain_name),
+                cloud.group_instances(&config.asg_name),
+            )?;
+            // The addresses of each InService instance (one; two while one
+            // replaces another).
+            let mut serving = Vec::new();
+            for (instance_id, _) in group.iter().filter(|(_, state)| is_in_service(state)) {
+                let addresses = cloud.instance_addresses(instance_id).await?;
+                serving.push((instance_id.clone(), addresses));
             }
+            Ok(Observed {
+                records,
+                group,
+                serving,
+                ..Observed::default()
+            })
         }
-    };
-    let plan = decide::decide(config, &input, &observed)?;
-    let outcome = act::act(config, cloud, input.instance_id(), plan).await?;
-    tracing::info!(
-        outcome = %serde_json::to_string(&outcome).unwrap_or_default(),
-        "{}",
-        if outcome.actions.is_empty() {
-            "no DNS change needed"
-        } else {
-            "DNS updated"
-        }
-    );
-    Ok(outcome)
+    }
 }

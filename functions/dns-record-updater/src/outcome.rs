@@ -2,16 +2,19 @@
 
 use serde::Serialize;
 
+pub use crate::decide::Found;
+
 use crate::decide::Change;
 
 /// Which event was followed; `ignored` when the event calls for nothing (a launch
-/// into the warm pool, a stale launch).
+/// into the warm pool, a stale launch); `reconcile` for a scheduled run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Event {
     Launch,
     Terminate,
     Ignored,
+    Reconcile,
 }
 
 impl Event {
@@ -20,6 +23,7 @@ impl Event {
             Event::Launch => "launch",
             Event::Terminate => "terminate",
             Event::Ignored => "ignored",
+            Event::Reconcile => "reconcile",
         }
     }
 }
@@ -42,12 +46,18 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Outcome {
     pub event: Event,
-    pub instance_id: String,
+    /// The event's instance; for a scheduled run, the InService instance the name
+    /// points at (absent when the group has none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
     /// Empty when the zone already said the right thing, or nothing was to be done.
     pub actions: Vec<Action>,
     /// Why nothing was changed, when nothing was.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// What a scheduled run found before it acted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub found: Option<Found>,
 }
 
 #[cfg(test)]
@@ -60,7 +70,7 @@ mod tests {
     fn the_response_keeps_its_field_names() {
         let outcome = Outcome {
             event: Event::Launch,
-            instance_id: "i-1".into(),
+            instance_id: Some("i-1".into()),
             actions: vec![
                 Action::ChangeResourceRecordSets {
                     zone: "Z1".into(),
@@ -82,6 +92,7 @@ mod tests {
                 },
             ],
             note: None,
+            found: None,
         };
         assert_eq!(
             serde_json::to_value(&outcome).unwrap(),
@@ -100,13 +111,45 @@ mod tests {
         );
         let ignored = Outcome {
             event: Event::Ignored,
-            instance_id: "i-1".into(),
+            instance_id: Some("i-1".into()),
             actions: Vec::new(),
             note: Some("why".into()),
+            found: None,
         };
         assert_eq!(
             serde_json::to_value(&ignored).unwrap(),
             json!({"event": "ignored", "instance_id": "i-1", "actions": [], "note": "why"})
+        );
+    }
+
+    #[test]
+    fn a_scheduled_run_says_what_it_found() {
+        let run = Outcome {
+            event: Event::Reconcile,
+            instance_id: None,
+            actions: Vec::new(),
+            note: Some("nothing to fix".into()),
+            found: Some(Found {
+                instances: [("i-1".to_string(), "Terminating:Wait".to_string())].into(),
+                records: vec![RecordSet {
+                    name: "mc.example.com".into(),
+                    kind: RecordType::A,
+                    ttl: 1,
+                    values: vec!["0.0.0.0".into()],
+                }],
+            }),
+        };
+        assert_eq!(
+            serde_json::to_value(&run).unwrap(),
+            json!({
+                "event": "reconcile",
+                "actions": [],
+                "note": "nothing to fix",
+                "found": {
+                    "instances": {"i-1": "Terminating:Wait"},
+                    "records": [{"name": "mc.example.com", "type": "A", "ttl": 1, "values": ["0.0.0.0"]}],
+                },
+            })
         );
     }
 }

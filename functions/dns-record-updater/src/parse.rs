@@ -1,14 +1,18 @@
 //! parse: the EventBridge event of the container's Auto Scaling group, checked by
 //! [`cm_core::asg_event::parse`] (source, detail-type, group, instance id, and the
-//! terminate's lifecycle-action fields), becomes what the DNS updater follows.
+//! terminate's lifecycle-action fields), becomes what the DNS updater follows; a tick
+//! of the updater's EventBridge schedule (`"source": "aws.events"`, `"detail-type":
+//! "Scheduled Event"`) asks for a scheduled run.
 
-use cm_core::asg_event::{self, AsgSignal};
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use cm_core::asg_event::{self, AsgSignal, SCHEDULED_EVENT, SCHEDULE_SOURCE};
 use cm_core::Error;
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::config::Config;
 
-/// What happened to which instance.
+/// What happened to which instance, or a tick of the schedule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
     /// An instance launched into the group (from EC2 or from its warm pool).
@@ -17,21 +21,29 @@ pub enum Input {
     WarmPoolLaunch { instance_id: String },
     /// An instance is terminating and waits on the group's lifecycle hook.
     Terminate { instance_id: String },
+    /// A scheduled run: the records follow the group as it is, whatever events were
+    /// missed. `rule` is the schedule's rule ARN (`resources[0]`), when given.
+    Reconcile { rule: Option<String> },
 }
 
 impl Input {
-    pub fn instance_id(&self) -> &str {
+    /// The event's instance; none for a scheduled run.
+    pub fn instance_id(&self) -> Option<&str> {
         match self {
             Input::Launch { instance_id }
             | Input::WarmPoolLaunch { instance_id }
-            | Input::Terminate { instance_id } => instance_id,
+            | Input::Terminate { instance_id } => Some(instance_id),
+            Input::Reconcile { .. } => None,
         }
     }
 }
 
-/// Parses an event for the configured group; anything else is
-/// [`Error::InvalidEvent`] naming what was wrong.
+/// Parses an event for the configured group, or a tick of the schedule; anything
+/// else is [`Error::InvalidEvent`] naming what was wrong.
 pub fn parse(event: &Value, config: &Config) -> Result<Input, Error> {
+    if event.get("source").and_then(Value::as_str) == Some(SCHEDULE_SOURCE) {
+        return schedule(event);
+    }
     let parsed = asg_event::parse(event, &config.asg_name)?;
     Ok(match parsed.signal {
         AsgSignal::Launch {
@@ -45,6 +57,20 @@ pub fn parse(event: &Value, config: &Config) -> Result<Input, Error> {
         AsgSignal::Terminate(action) => Input::Terminate {
             instance_id: action.instance_id,
         },
+    })
+}
+
+fn schedule(event: &Value) -> Result<Input, Error> {
+    let event = EventBridgeEvent::<Value>::deserialize(event)
+        .map_err(|e| Error::invalid_event(format!("not an EventBridge scheduled event: {e}")))?;
+    if event.detail_type != SCHEDULED_EVENT {
+        return Err(Error::invalid_event(format!(
+            "detail-type {:?} from {SCHEDULE_SOURCE}: expected {SCHEDULED_EVENT:?}",
+            event.detail_type
+        )));
+    }
+    Ok(Input::Reconcile {
+        rule: event.resources.and_then(|r| r.into_iter().next()),
     })
 }
 
@@ -111,7 +137,7 @@ mod tests {
                 instance_id: INSTANCE.into()
             }
         );
-        assert_eq!(terminate.instance_id(), INSTANCE);
+        assert_eq!(terminate.instance_id(), Some(INSTANCE));
     }
 
     #[test]
@@ -145,5 +171,34 @@ mod tests {
             let err = parse(&event, &config()).unwrap_err();
             assert!(matches!(err, Error::InvalidEvent(_)), "{event}: {err:?}");
         }
+    }
+
+    #[test]
+    fn the_sample_schedule_tick_asks_for_a_scheduled_run() {
+        let input = parsed(include_str!("../../../events/asg/scheduled-event.json")).unwrap();
+        assert!(
+            matches!(&input, Input::Reconcile { rule: Some(rule) } if rule.starts_with("arn:aws:events:")),
+            "{input:?}"
+        );
+        assert_eq!(input.instance_id(), None);
+        let bare = serde_json::json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+        assert_eq!(
+            parse(&bare, &config()).unwrap(),
+            Input::Reconcile { rule: None }
+        );
+    }
+
+    #[test]
+    fn another_event_of_aws_events_is_invalid_naming_its_detail_type() {
+        let mut event = sample(include_str!("../../../events/asg/scheduled-event.json"));
+        event["detail-type"] = "Object Created".into();
+        let err = parse(&event, &config()).unwrap_err();
+        assert!(matches!(err, Error::InvalidEvent(_)), "{err:?}");
+        assert!(
+            err.to_string().contains(
+                "detail-type \"Object Created\" from aws.events: expected \"Scheduled Event\""
+            ),
+            "{err}"
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! The DNS updater against the local AWS emulator: a hosted zone, an ASG whose
-//! instances have public IPs, and an SNS topic whose messages the test reads.
+//! instances have public IPs, and an SNS topic whose messages the test reads; each
+//! event shape, and the scheduled run healing what missed events left behind.
 #![cfg(feature = "emulator")]
 
 use std::collections::HashMap;
@@ -354,4 +355,180 @@ async fn the_binary_updates_the_record_behind_the_runtime_api() {
         Some("launch".into())
     );
     assert_eq!(s.record(RrType::A).await, s.public_ip(&instance).await);
+}
+
+// ---------------------------------------------------------- scheduled runs
+
+fn tick() -> Value {
+    cm_testkit::events::sample("asg/scheduled-event.json")
+}
+
+impl Setup {
+    /// Puts the A record at `ip` behind the function's back (a console edit, or what
+    /// an earlier launch wrote).
+    async fn put_a(&self, ip: &str) {
+        let change = Change {
+            action: ChangeAction::Upsert,
+            record: RecordSet {
+                name: NAME.into(),
+                kind: RecordType::A,
+                ttl: 1,
+                values: vec![ip.into()],
+            },
+        };
+        self.cloud
+            .change_records(self.zone.trim_start_matches("/hostedzone/"), &[change])
+            .await
+            .expect("put the record");
+    }
+
+    fn record_changes(&self) -> u64 {
+        self.emulator.call_count(&format!(
+            "route53:POST /2013-04-01/hostedzone/{}/rrset",
+            self.zone.trim_start_matches("/hostedzone/")
+        ))
+    }
+}
+
+#[tokio::test]
+async fn a_missed_launch_is_healed_by_one_scheduled_run() {
+    let s = setup(1).await;
+    let instance = first_instance(&s).await;
+    let ip = s.public_ip(&instance).await.expect("a public IP");
+    // The instance is InService; its launch event never reached the updater.
+    let outcome = s.run(&tick()).await.expect("success");
+    assert_eq!(outcome.event, Event::Reconcile);
+    assert_eq!(outcome.instance_id.as_deref(), Some(instance.as_str()));
+    assert_eq!(s.record(RrType::A).await, Some(ip.clone()));
+    assert_eq!(
+        s.messages(),
+        vec![(format!("mc is up at {ip}"), "launch".to_string())]
+    );
+    assert_eq!(s.record_changes(), 1);
+
+    // The next run finds nothing to fix and makes no write call.
+    s.emulator.reset_counts();
+    let again = s.run(&tick()).await.expect("success");
+    assert!(again.actions.is_empty(), "{again:?}");
+    assert!(again.note.unwrap_or_default().starts_with("nothing to fix"),);
+    assert!(s.emulator.writes().is_empty(), "{:?}", s.emulator.calls());
+    assert_eq!(s.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn a_missed_terminate_is_healed_by_one_scheduled_run() {
+    let s = setup(1).await;
+    let instance = first_instance(&s).await;
+    let ip = s.public_ip(&instance).await.expect("a public IP");
+    s.put_a(&ip).await;
+    // The group went to 0; the terminate event never reached the updater.
+    s.autoscaling
+        .update_auto_scaling_group()
+        .auto_scaling_group_name(GROUP)
+        .desired_capacity(0)
+        .send()
+        .await
+        .expect("scale in");
+    assert!(asg::instances(&s.autoscaling, GROUP).await.is_empty());
+    s.emulator.reset_counts();
+    let outcome = s.run(&tick()).await.expect("success");
+    assert_eq!(outcome.instance_id, None);
+    assert_eq!(s.record(RrType::A).await.as_deref(), Some("0.0.0.0"));
+    assert_eq!(s.record(RrType::Aaaa).await, None);
+    assert_eq!(
+        s.messages(),
+        vec![("mc is down".to_string(), "terminate".to_string())]
+    );
+    assert_eq!(s.record_changes(), 1);
+}
+
+#[tokio::test]
+async fn a_drifted_record_is_healed_by_one_scheduled_run() {
+    let s = setup(1).await;
+    let instance = first_instance(&s).await;
+    let ip = s.public_ip(&instance).await.expect("a public IP");
+    s.put_a("198.51.100.1").await;
+    s.emulator.reset_counts();
+    let outcome = s.run(&tick()).await.expect("success");
+    assert_eq!(s.record(RrType::A).await, Some(ip));
+    let found = outcome.found.expect("what the run found");
+    assert_eq!(found.records[0].values, vec!["198.51.100.1".to_string()]);
+    assert_eq!(s.record_changes(), 1);
+}
+
+#[tokio::test]
+async fn a_scheduled_run_with_nothing_to_fix_makes_no_write_call() {
+    let s = setup(1).await;
+    let instance = first_instance(&s).await;
+    s.run(&asg::sample_event(
+        "launch-successful.json",
+        GROUP,
+        &instance,
+    ))
+    .await
+    .expect("launch");
+    s.emulator.reset_counts();
+    let outcome = s.run(&tick()).await.expect("success");
+    assert!(outcome.actions.is_empty(), "{outcome:?}");
+    assert!(s.emulator.writes().is_empty(), "{:?}", s.emulator.calls());
+    assert_eq!(s.messages().len(), 1, "only the launch was announced");
+}
+
+#[tokio::test]
+async fn the_binary_heals_a_missed_launch_on_the_scheduled_event() {
+    let s = setup(1).await;
+    let instance = first_instance(&s).await;
+    let runtime = RuntimeApi::start(Duration::from_secs(30));
+    let mut env = s.emulator.aws_env();
+    env.extend(s.vars.clone());
+    let mut child = runtime.spawn(
+        Path::new(env!("CARGO_BIN_EXE_dns-record-updater")),
+        "dns-record-updater",
+        &env,
+        None,
+    );
+    let outcome = runtime.invoke(tick(), Duration::from_secs(60));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        outcome
+            .as_ref()
+            .and_then(Outcome::response)
+            .map(|r| r["event"].clone()),
+        Some("reconcile".into()),
+        "{outcome:?}"
+    );
+    assert_eq!(s.record(RrType::A).await, s.public_ip(&instance).await);
+}
+
+#[tokio::test]
+async fn a_launch_without_ipv6_deletes_an_earlier_instances_aaaa_in_the_same_batch() {
+    let s = setup(1).await;
+    let instance = first_instance(&s).await;
+    // An earlier instance's AAAA, left behind.
+    let aaaa = Change {
+        action: ChangeAction::Upsert,
+        record: RecordSet {
+            name: NAME.into(),
+            kind: RecordType::Aaaa,
+            ttl: 300,
+            values: vec!["2001:db8::7".into()],
+        },
+    };
+    s.cloud
+        .change_records(s.zone.trim_start_matches("/hostedzone/"), &[aaaa])
+        .await
+        .expect("put the AAAA record");
+    s.emulator.reset_counts();
+    let outcome = s
+        .run(&asg::sample_event(
+            "launch-successful.json",
+            GROUP,
+            &instance,
+        ))
+        .await
+        .expect("launch");
+    assert_eq!(s.record(RrType::A).await, s.public_ip(&instance).await);
+    assert_eq!(s.record(RrType::Aaaa).await, None);
+    assert_eq!(s.record_changes(), 1, "one batch: {:?}", outcome.actions);
 }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use cm_core::{Env, Error};
 use dns_record_updater::decide::{Addresses, RecordSet, RecordType};
 use dns_record_updater::fake::Published;
-use dns_record_updater::{handle, Action, Config, Event, FakeCloud, Outcome};
+use dns_record_updater::{handle, Action, Config, Event, FakeCloud, Found, Outcome};
 use serde_json::{json, Value};
 
 const GROUP: &str = "cm-asg-dev-mc";
@@ -25,6 +25,7 @@ const LAUNCH: &str = include_str!("../../../events/asg/launch-successful.json");
 const LAUNCH_FROM_POOL: &str = include_str!("../../../events/asg/launch-from-warm-pool.json");
 const LAUNCH_INTO_POOL: &str = include_str!("../../../events/asg/launch-into-warm-pool.json");
 const TERMINATE: &str = include_str!("../../../events/asg/terminate-lifecycle-action.json");
+const SCHEDULED: &str = include_str!("../../../events/asg/scheduled-event.json");
 const ENV: &str = include_str!("../../../events/env.json");
 
 /// The function's entry of events/env.json, with `change` applied (`None`: removed).
@@ -106,7 +107,7 @@ async fn a_launch_points_the_name_at_the_instance_and_says_so_once() {
     let cloud = cloud();
     let outcome = run(&cloud, &launch(A)).await.expect("success");
     assert_eq!(outcome.event, Event::Launch);
-    assert_eq!(outcome.instance_id, A);
+    assert_eq!(outcome.instance_id.as_deref(), Some(A));
     assert_eq!(record(&cloud, RecordType::A).as_deref(), Some(IP_A));
     assert_eq!(
         cloud.published(),
@@ -545,4 +546,276 @@ async fn the_response_names_the_event_the_instance_and_each_call() {
         response["note"].as_str().is_some_and(|n| n.contains(A)),
         "{response}"
     );
+}
+
+#[tokio::test]
+async fn a_successor_without_ipv6_takes_the_name_and_the_old_aaaa_goes_in_the_same_batch() {
+    let cloud = cloud();
+    cloud.add_instance(
+        A,
+        "InService",
+        Addresses {
+            ipv4: IP_A.parse().ok(),
+            ipv6: vec!["2001:db8::7".parse().expect("an IPv6 address")],
+        },
+    );
+    run(&cloud, &launch(A)).await.expect("launch of A");
+    assert_eq!(
+        record(&cloud, RecordType::Aaaa).as_deref(),
+        Some("2001:db8::7")
+    );
+    // B (no IPv6) replaces A; A's terminate then finds B serving and keeps the name.
+    cloud.add_instance(B, "InService", ipv4(IP_B));
+    cloud.set_lifecycle_state(A, "Terminating:Wait");
+    cloud.recorder.clear();
+    let outcome = run(&cloud, &launch(B)).await.expect("launch of B");
+    let Some(Action::ChangeResourceRecordSets { changes, .. }) = outcome.actions.first() else {
+        panic!("a change batch: {outcome:?}")
+    };
+    let shown: Vec<String> = changes.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        vec![
+            format!("UPSERT {NAME} A {IP_B}"),
+            format!("DELETE {NAME} AAAA 2001:db8::7"),
+        ]
+    );
+    assert_eq!(
+        cloud.recorder.count("ChangeResourceRecordSets"),
+        1,
+        "one batch"
+    );
+    assert_eq!(record(&cloud, RecordType::A).as_deref(), Some(IP_B));
+    assert_eq!(record(&cloud, RecordType::Aaaa), None);
+    let old = run(&cloud, &terminate(A)).await.expect("terminate of A");
+    assert!(old.actions.is_empty(), "{old:?}");
+    assert_eq!(
+        record(&cloud, RecordType::Aaaa),
+        None,
+        "A's AAAA did not outlive it"
+    );
+}
+
+// --------------------------------------------------------- scheduled runs
+
+fn tick() -> Value {
+    serde_json::from_str(SCHEDULED).expect("the sample is JSON")
+}
+
+fn a_record(value: &str) -> RecordSet {
+    RecordSet {
+        name: NAME.into(),
+        kind: RecordType::A,
+        ttl: 1,
+        values: vec![value.into()],
+    }
+}
+
+#[tokio::test]
+async fn a_missed_launch_is_healed_by_one_scheduled_run() {
+    // A is InService; its launch event never came: the record says 0.0.0.0.
+    let cloud = cloud();
+    let outcome = run(&cloud, &tick()).await.expect("success");
+    assert_eq!(outcome.event, Event::Reconcile);
+    assert_eq!(outcome.instance_id.as_deref(), Some(A));
+    assert_eq!(
+        outcome.found,
+        Some(Found {
+            instances: [(A.to_string(), "InService".to_string())].into(),
+            records: vec![a_record("0.0.0.0")],
+        })
+    );
+    assert_eq!(record(&cloud, RecordType::A).as_deref(), Some(IP_A));
+    assert_eq!(
+        messages(&cloud),
+        vec![(format!("mc is up at {IP_A}"), "launch".to_string())]
+    );
+    assert_eq!(
+        cloud.recorder.writes(),
+        vec![
+            format!("ChangeResourceRecordSets {ZONE} UPSERT {NAME} A {IP_A}"),
+            format!("Publish {TOPIC} \"mc is up at {IP_A}\""),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_missed_terminate_is_healed_by_one_scheduled_run() {
+    let cloud = cloud();
+    cloud.add_instance(
+        A,
+        "InService",
+        Addresses {
+            ipv4: IP_A.parse().ok(),
+            ipv6: vec!["2001:db8::7".parse().expect("an IPv6 address")],
+        },
+    );
+    run(&cloud, &launch(A)).await.expect("launch");
+    // A is gone; its terminate event never came.
+    cloud.terminate_instance(A);
+    cloud.recorder.clear();
+    let outcome = run(&cloud, &tick()).await.expect("success");
+    assert_eq!(outcome.instance_id, None);
+    assert_eq!(record(&cloud, RecordType::A).as_deref(), Some("0.0.0.0"));
+    assert_eq!(record(&cloud, RecordType::Aaaa), None);
+    assert_eq!(
+        messages(&cloud).last().cloned(),
+        Some(("mc is down".to_string(), "terminate".to_string()))
+    );
+    assert_eq!(cloud.recorder.count("ChangeResourceRecordSets"), 1);
+}
+
+#[tokio::test]
+async fn a_drifted_record_is_healed_by_one_scheduled_run() {
+    let cloud = cloud();
+    run(&cloud, &launch(A)).await.expect("launch");
+    // Someone edited the record in the console.
+    cloud.put_record(a_record("198.51.100.1"));
+    cloud.recorder.clear();
+    let outcome = run(&cloud, &tick()).await.expect("success");
+    assert_eq!(outcome.instance_id.as_deref(), Some(A));
+    assert_eq!(record(&cloud, RecordType::A).as_deref(), Some(IP_A));
+    assert_eq!(
+        outcome.found.map(|f| f.records),
+        Some(vec![a_record("198.51.100.1")])
+    );
+    assert_eq!(cloud.recorder.count("ChangeResourceRecordSets"), 1);
+}
+
+#[tokio::test]
+async fn a_scheduled_run_with_nothing_to_fix_only_reads() {
+    let up = cloud();
+    run(&up, &launch(A)).await.expect("launch");
+    up.recorder.clear();
+    let down = FakeCloud::new(GROUP, ZONE);
+    down.put_record(a_record("0.0.0.0"));
+    for (cloud, reads, says) in [
+        (&up, 3, format!("points at {A}, InService at {IP_A}")),
+        (&down, 2, "no instance is InService".to_string()),
+    ] {
+        let outcome = run(cloud, &tick()).await.expect("success");
+        assert_eq!(outcome.event, Event::Reconcile);
+        assert!(outcome.actions.is_empty(), "{outcome:?}");
+        let note = outcome.note.unwrap_or_default();
+        assert!(
+            note.starts_with("nothing to fix") && note.contains(&says),
+            "{note}"
+        );
+        assert!(
+            cloud.recorder.writes().is_empty(),
+            "{:?}",
+            cloud.recorder.writes()
+        );
+        assert_eq!(
+            cloud.recorder.calls().len(),
+            reads,
+            "{:?}",
+            cloud.recorder.calls()
+        );
+    }
+    assert_eq!(messages(&up).len(), 1, "only the launch was announced");
+    assert!(down.published().is_empty());
+}
+
+#[tokio::test]
+async fn a_scheduled_run_leaves_a_pending_instance_to_its_launch_event() {
+    let cloud = cloud();
+    cloud.set_lifecycle_state(A, "Pending:Wait");
+    let outcome = run(&cloud, &tick()).await.expect("success");
+    assert!(outcome.actions.is_empty());
+    assert!(outcome
+        .note
+        .unwrap_or_default()
+        .starts_with(&format!("{A} is Pending:Wait")),);
+    assert!(cloud.recorder.writes().is_empty());
+    assert_eq!(record(&cloud, RecordType::A).as_deref(), Some("0.0.0.0"));
+}
+
+#[tokio::test]
+async fn a_scheduled_run_with_a_failed_read_writes_nothing_and_names_the_call() {
+    for operation in [
+        "DescribeInstances",
+        "ListResourceRecordSets",
+        "DescribeAutoScalingGroups",
+    ] {
+        let cloud = cloud();
+        cloud.recorder.fail(operation, 1);
+        let err = run(&cloud, &tick()).await.expect_err(operation);
+        assert_eq!(err.kind(), "AwsError");
+        assert!(err.to_string().starts_with(operation), "{operation}: {err}");
+        assert!(
+            cloud.recorder.writes().is_empty(),
+            "{operation}: {:?}",
+            cloud.recorder.calls()
+        );
+        assert_eq!(record(&cloud, RecordType::A).as_deref(), Some("0.0.0.0"));
+    }
+}
+
+#[tokio::test]
+async fn a_scheduled_run_with_a_failed_change_announces_nothing_and_the_next_run_heals() {
+    let cloud = cloud();
+    cloud.recorder.fail("ChangeResourceRecordSets", 1);
+    let err = run(&cloud, &tick()).await.expect_err("a failure");
+    assert!(
+        err.to_string()
+            .starts_with(&format!("ChangeResourceRecordSets {ZONE}")),
+        "{err}"
+    );
+    assert!(cloud.published().is_empty());
+    run(&cloud, &tick()).await.expect("the next run");
+    assert_eq!(record(&cloud, RecordType::A).as_deref(), Some(IP_A));
+    assert_eq!(messages(&cloud).len(), 1);
+}
+
+#[tokio::test]
+async fn a_scheduled_run_for_an_instance_without_a_public_ip_is_an_error_and_writes_nothing() {
+    let cloud = FakeCloud::new(GROUP, ZONE);
+    cloud.put_record(a_record("0.0.0.0"));
+    cloud.add_instance(B, "InService", Addresses::default());
+    let err = run(&cloud, &tick()).await.expect_err("no public IP");
+    assert!(
+        err.to_string().contains("has no public IPv4 address"),
+        "{err}"
+    );
+    assert!(cloud.recorder.writes().is_empty());
+}
+
+#[tokio::test]
+async fn a_scheduled_run_answers_in_the_responses_shape() {
+    let cloud = cloud();
+    let response =
+        serde_json::to_value(run(&cloud, &tick()).await.expect("success")).expect("serialisable");
+    assert_eq!(
+        response,
+        json!({
+            "event": "reconcile",
+            "instance_id": A,
+            "actions": [
+                {"call": "ChangeResourceRecordSets", "zone": ZONE, "changes": [
+                    {"action": "UPSERT", "name": NAME, "type": "A", "ttl": 1, "values": [IP_A]}
+                ]},
+                {"call": "Publish", "topic": TOPIC, "event_type": "launch",
+                 "subject": "mc is up", "message": format!("mc is up at {IP_A}")}
+            ],
+            "found": {
+                "instances": {A: "InService"},
+                "records": [{"name": NAME, "type": "A", "ttl": 1, "values": ["0.0.0.0"]}],
+            },
+        })
+    );
+}
+
+#[tokio::test]
+async fn other_events_of_aws_events_are_refused_before_any_call() {
+    let cloud = cloud();
+    let mut other = tick();
+    other["detail-type"] = "Object Created".into();
+    let err = run(&cloud, &other).await.expect_err("refused");
+    assert!(matches!(err, Error::InvalidEvent(_)), "{err:?}");
+    assert!(
+        err.to_string().contains("expected \"Scheduled Event\""),
+        "{err}"
+    );
+    assert!(cloud.recorder.calls().is_empty());
 }

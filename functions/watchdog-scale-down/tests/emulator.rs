@@ -4,11 +4,10 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::time::Duration;
 
 use aws_sdk_autoscaling::Client as AutoScaling;
 use cm_core::Env;
-use cm_testkit::{asg, repo_root, Emulator, Outcome, RuntimeApi};
+use cm_testkit::{asg, repo_root, Emulator, Function, Outcome};
 use serde_json::Value;
 use watchdog_scale_down::{handle, AwsCloud, Config, Source, Status};
 
@@ -243,21 +242,16 @@ async fn unknown_alarms_foreign_clusters_and_garbage_change_nothing() {
 #[tokio::test]
 async fn the_binary_answers_each_shape_behind_the_runtime_api() {
     let s = setup(false).await;
-    let runtime = RuntimeApi::start(Duration::from_secs(30));
-    let mut env = s.emulator.aws_env();
-    env.extend(s.vars.clone());
-    let mut child = runtime.spawn(
+    let vars: Vec<(String, String)> = s.vars.clone().into_iter().collect();
+    let function = Function::start(
         Path::new(env!("CARGO_BIN_EXE_watchdog-scale-down")),
-        "watchdog-scale-down",
-        &env,
-        None,
+        &s.emulator,
+        &vars,
     );
-    let wait = Duration::from_secs(60);
-    let ok = runtime.invoke(sample("alarm-idle-ok.json"), wait);
-    let bad = runtime.invoke(serde_json::json!({"hello": "world"}), wait);
-    let crash = runtime.invoke(sample("ecs-task-crashed.json"), wait);
-    let _ = child.kill();
-    let _ = child.wait();
+    let ok = function.try_invoke(sample("alarm-idle-ok.json"));
+    let bad = function.try_invoke(serde_json::json!({"hello": "world"}));
+    let crash = function.try_invoke(sample("ecs-task-crashed.json"));
+    drop(function);
     assert_eq!(
         ok.as_ref()
             .and_then(Outcome::response)

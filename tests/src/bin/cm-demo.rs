@@ -5,7 +5,8 @@
 //!
 //! Run it with `./scripts/demo` (which builds the binaries first).
 
-use cm_testkit::story::{functions_dir, Step, Story, CONTAINER, DOMAIN};
+use cm_testkit::functions_dir;
+use cm_testkit::story::{Step, Story, CONTAINER, DOMAIN};
 
 fn print_step(step: &Step) {
     let mark = if step.ok { "ok  " } else { "FAIL" };

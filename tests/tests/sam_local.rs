@@ -1,0 +1,1096 @@
+//! The sam-local tier: the functions as `sam build` makes them, run by SAM CLI's own
+//! Lambda emulator (the Runtime Interface Emulator in a container of the Lambda base
+//! image), against the local AWS emulator on this machine.
+//!
+//! `scripts/sam-local` prepares everything (Docker, the base image, `sam build`) and
+//! runs this file with `--test-threads=1`. The function containers reach the
+//! emulator through the Docker bridge's gateway address: the emulator listens on
+//! 127.0.0.1 and a forwarder listens on the gateway, so the functions get
+//! `--parameter-overrides LocalEndpointUrl=http://<gateway>:<port>` exactly as a
+//! person running `sam local invoke` against an emulator would.
+//!
+//! The resources are the ones `events/env.json` and the sample events name
+//! (`cm-asg-dev-mc`, its hook, cluster, service, topic, `mc.example.com`); the two
+//! things the emulator chooses itself are put into copies: the hosted zone's id
+//! (into the `--env-vars` file) and the instance id (into the ASG events).
+#![cfg(feature = "sam-local")]
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_config::SdkConfig;
+use cm_testkit::emulator::{self, Emulator, REGION};
+use cm_testkit::process::{Sink, Spawn};
+use cm_testkit::repo_root;
+use serde_json::{json, Value};
+
+const TRIGGER: &str = "DnsQueryTriggerFunction";
+const SYNC: &str = "AsgEcsSyncFunction";
+const UPDATER: &str = "DnsRecordUpdaterFunction";
+const WATCHDOG: &str = "WatchdogFunction";
+const FUNCTIONS: [&str; 4] = [TRIGGER, SYNC, UPDATER, WATCHDOG];
+
+/// The instance id and lifecycle token the sample ASG events carry.
+const SAMPLE_INSTANCE: &str = "i-0a1b2c3d4e5f60718";
+
+/// Invocations made through SAM CLI by this test binary.
+static INVOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// ------------------------------------------------------------------ the set-up
+
+/// Runs a program (`sam`, `docker`) to its end; its standard output, or a panic
+/// with its standard error.
+fn run(program: &str, args: &[&str]) -> String {
+    let output = Spawn::new(program)
+        .args(args)
+        .envs(aws_env())
+        .run()
+        .unwrap_or_else(|e| panic!("{e} (scripts/sam-local sets up {program})"));
+    if !output.status.success() {
+        panic!(
+            "{program} {} failed ({}): {}",
+            args.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// What SAM CLI passes on to the functions: test credentials and the region.
+fn aws_env() -> Vec<(String, String)> {
+    [
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", REGION),
+        ("AWS_DEFAULT_REGION", REGION),
+        ("SAM_CLI_TELEMETRY", "0"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// SAM CLI's environment: [`aws_env`], and its own one AWS call (STS
+/// GetCallerIdentity, for the account id) sent to the emulator too.
+fn sam_env(emulator: &Emulator) -> Vec<(String, String)> {
+    let mut env = aws_env();
+    env.push(("AWS_ENDPOINT_URL_STS".to_string(), emulator.endpoint()));
+    env
+}
+
+/// The built template and a Docker daemon must be there; `scripts/sam-local` makes
+/// both.
+fn check_prerequisites() {
+    let built = repo_root().join(".aws-sam/build/template.yaml");
+    assert!(
+        built.exists(),
+        "{} is missing: run scripts/sam-local (it runs `sam build --beta-features`)",
+        built.display()
+    );
+    assert!(
+        std::env::var_os("DOCKER_HOST").is_some(),
+        "DOCKER_HOST is not set: run scripts/sam-local (scripts/dockerd-start prints it)"
+    );
+}
+
+/// The address of this machine on the default Docker bridge, as containers see it.
+fn bridge_gateway() -> String {
+    let out = run(
+        "docker",
+        &[
+            "network",
+            "inspect",
+            "bridge",
+            "--format",
+            "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
+        ],
+    );
+    let gateway = out.trim().to_string();
+    assert!(!gateway.is_empty(), "the bridge network has no gateway");
+    gateway
+}
+
+/// Forwards connections to `host`:(a free port) to 127.0.0.1:`port`; returns the
+/// port. The threads end with the test process.
+fn forward(host: &str, port: u16) -> u16 {
+    let listener = TcpListener::bind((host, 0))
+        .unwrap_or_else(|e| panic!("listen on the bridge gateway {host}: {e}"));
+    let local = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    std::thread::spawn(move || {
+        for client in listener.incoming().map_while(Result::ok) {
+            let Ok(upstream) = TcpStream::connect(("127.0.0.1", port)) else {
+                continue;
+            };
+            let (Ok(client_w), Ok(upstream_w)) = (client.try_clone(), upstream.try_clone()) else {
+                continue;
+            };
+            std::thread::spawn(move || pipe(client, upstream_w));
+            std::thread::spawn(move || pipe(upstream, client_w));
+        }
+    });
+    local
+}
+
+fn pipe(mut from: TcpStream, mut to: TcpStream) {
+    let _ = std::io::copy(&mut from, &mut to);
+    let _ = to.shutdown(Shutdown::Write);
+}
+
+/// A folder of this run's files (the `--env-vars` file, rewritten events, logs),
+/// removed at the end.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("cm-sam-local-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        Scratch(dir)
+    }
+
+    fn write(&self, name: &str, doc: &Value) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, doc.to_string()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn read_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn sample_path(name: &str) -> PathBuf {
+    repo_root().join("events").join(name)
+}
+
+/// The names the samples and `events/env.json` use.
+struct Names {
+    group: String,
+    hook: String,
+    cluster: String,
+    service: String,
+    domain: String,
+    topic_arn: String,
+    token: String,
+}
+
+impl Names {
+    fn from_samples() -> Names {
+        let env = read_json(&sample_path("env.json"));
+        let var = |function: &str, name: &str| {
+            env[function][name]
+                .as_str()
+                .unwrap_or_else(|| panic!("events/env.json has no {function}.{name}"))
+                .to_string()
+        };
+        let terminate = read_json(&sample_path("asg/terminate-lifecycle-action.json"));
+        let detail = |name: &str| {
+            terminate["detail"][name]
+                .as_str()
+                .unwrap_or_else(|| panic!("the terminate sample has no detail.{name}"))
+                .to_string()
+        };
+        Names {
+            group: var(SYNC, "ASG_NAME"),
+            hook: detail("LifecycleHookName"),
+            cluster: var(SYNC, "ECS_CLUSTER_NAME"),
+            service: var(SYNC, "ECS_SERVICE_NAME"),
+            domain: var(UPDATER, "DOMAIN_NAME"),
+            topic_arn: var(UPDATER, "SNS_TOPIC_ARN"),
+            token: detail("LifecycleActionToken"),
+        }
+    }
+}
+
+/// The emulator with the container's resources, reachable from the function
+/// containers, and the files the invocations use.
+struct Local {
+    emulator: Emulator,
+    sdk: SdkConfig,
+    names: Names,
+    gateway: String,
+    /// `LocalEndpointUrl`: the emulator as a container reaches it.
+    endpoint: String,
+    zone: String,
+    scratch: Scratch,
+    /// `events/env.json` with the emulator's hosted zone id.
+    env_vars: PathBuf,
+}
+
+impl Local {
+    async fn start(name: &str) -> Local {
+        check_prerequisites();
+        let gateway = bridge_gateway();
+        let emulator = Emulator::start();
+        let port = forward(&gateway, emulator.port());
+        let endpoint = format!("http://{gateway}:{port}");
+        let sdk = emulator.sdk_config().await;
+        let names = Names::from_samples();
+
+        let autoscaling = aws_sdk_autoscaling::Client::new(&sdk);
+        emulator::create_group(&autoscaling, &names.group, "us-east-1a", 0)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        emulator::put_terminate_hook(&autoscaling, &names.group, &names.hook)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let ecs = aws_sdk_ecs::Client::new(&sdk);
+        let family = names.service.replace("-service-", "-task-");
+        emulator::create_service(&ecs, &names.cluster, &family, "mc", &names.service)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let route53 = aws_sdk_route53::Client::new(&sdk);
+        let zone = emulator::create_zone(&route53, &names.domain, "0.0.0.0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let topic_name = names.topic_arn.rsplit(':').next().unwrap_or_default();
+        let topic = emulator::create_topic(&aws_sdk_sns::Client::new(&sdk), topic_name)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            topic, names.topic_arn,
+            "the topic's ARN is the one env.json names"
+        );
+
+        let scratch = Scratch::new(name);
+        let mut env = read_json(&sample_path("env.json"));
+        env[UPDATER]["HOSTED_ZONE_ID"] = zone.clone().into();
+        let env_vars = scratch.write("env.json", &env);
+        Local {
+            emulator,
+            sdk,
+            names,
+            gateway,
+            endpoint,
+            zone,
+            scratch,
+            env_vars,
+        }
+    }
+
+    fn autoscaling(&self) -> aws_sdk_autoscaling::Client {
+        aws_sdk_autoscaling::Client::new(&self.sdk)
+    }
+
+    async fn desired(&self) -> i32 {
+        emulator::desired(&self.autoscaling(), &self.names.group).await
+    }
+
+    async fn set_desired(&self, desired: i32) {
+        self.autoscaling()
+            .set_desired_capacity()
+            .auto_scaling_group_name(&self.names.group)
+            .desired_capacity(desired)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("SetDesiredCapacity: {e}"));
+    }
+
+    async fn instance(&self) -> String {
+        emulator::in_service_instance(&self.autoscaling(), &self.names.group)
+            .await
+            .unwrap_or_else(|| panic!("{} has no InService instance", self.names.group))
+    }
+
+    async fn service_desired(&self) -> i32 {
+        let ecs = aws_sdk_ecs::Client::new(&self.sdk);
+        emulator::service_desired(&ecs, &self.names.cluster, &self.names.service).await
+    }
+
+    async fn record(&self) -> String {
+        let route53 = aws_sdk_route53::Client::new(&self.sdk);
+        emulator::a_record(&route53, &self.zone, &self.names.domain).await
+    }
+
+    async fn public_ip(&self, instance: &str) -> String {
+        emulator::public_ip(&aws_sdk_ec2::Client::new(&self.sdk), instance).await
+    }
+
+    fn messages(&self) -> Vec<String> {
+        self.emulator
+            .sns_messages()
+            .iter()
+            .map(|m| m["Message"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// Calls that change something, in total.
+    fn writes(&self) -> u64 {
+        self.emulator.writes().values().sum()
+    }
+
+    /// The sample ASG event `events/asg/<name>` for `instance`, written to a file.
+    fn asg_event(&self, name: &str, instance: &str) -> PathBuf {
+        let text = std::fs::read_to_string(sample_path(&format!("asg/{name}")))
+            .unwrap_or_else(|e| panic!("events/asg/{name}: {e}"));
+        let event: Value = serde_json::from_str(&text.replace(SAMPLE_INSTANCE, instance))
+            .unwrap_or_else(|e| panic!("events/asg/{name}: {e}"));
+        assert_eq!(
+            event["detail"]["AutoScalingGroupName"],
+            self.names.group.as_str()
+        );
+        self.scratch.write(&format!("{instance}-{name}"), &event)
+    }
+
+    /// `sam local invoke` with the emulator as the endpoint.
+    fn invoke(&self, function: &str, event: &Path) -> Invoked {
+        self.invoke_with(function, event, &self.env_vars, Some(&self.endpoint), &[])
+    }
+
+    /// `sam local invoke FUNCTION -e EVENT --env-vars ENV_VARS [--parameter-overrides
+    /// LocalEndpointUrl=ENDPOINT] --skip-pull-image [EXTRA...]`.
+    fn invoke_with(
+        &self,
+        function: &str,
+        event: &Path,
+        env_vars: &Path,
+        endpoint: Option<&str>,
+        extra: &[String],
+    ) -> Invoked {
+        let event_arg = event.display().to_string();
+        let env_arg = env_vars.display().to_string();
+        let mut args = vec![
+            "local".to_string(),
+            "invoke".to_string(),
+            function.to_string(),
+            "-e".to_string(),
+            event_arg.clone(),
+            "--env-vars".to_string(),
+            env_arg,
+            "--skip-pull-image".to_string(),
+            "--region".to_string(),
+            REGION.to_string(),
+        ];
+        if let Some(endpoint) = endpoint {
+            args.push("--parameter-overrides".to_string());
+            args.push(format!("LocalEndpointUrl={endpoint}"));
+        }
+        args.extend(extra.iter().cloned());
+        let started = Instant::now();
+        let output = Spawn::new("sam")
+            .args(&args)
+            .envs(sam_env(&self.emulator))
+            .run()
+            .unwrap_or_else(|e| panic!("{e} (scripts/sam-local puts .tools/bin on PATH)"));
+        let elapsed = started.elapsed();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(
+            output.status.success(),
+            "sam local invoke {function} -e {event_arg} failed ({}):\n{stderr}",
+            output.status
+        );
+        // The response is the last line of standard output (the logs go to stderr).
+        let response = stdout
+            .lines()
+            .rev()
+            .find_map(|line| serde_json::from_str::<Value>(line.trim()).ok())
+            .unwrap_or_else(|| panic!("no JSON response from {function}:\n{stdout}\n{stderr}"));
+        let invoked = Invoked {
+            response,
+            logs: stderr,
+        };
+        let short = event
+            .strip_prefix(repo_root())
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| event_arg.clone());
+        report(function, &short, &invoked.summary(), elapsed);
+        invoked
+    }
+}
+
+fn report(function: &str, event: &str, summary: &str, elapsed: Duration) {
+    let n = INVOCATIONS.fetch_add(1, Ordering::SeqCst) + 1;
+    println!(
+        "sam-local invocation {n:>2}: {function} {event} -> {summary} ({:.1} s)",
+        elapsed.as_secs_f64()
+    );
+}
+
+/// One invocation's response (the function's result, or its error as Lambda
+/// reports it) and SAM CLI's log output (the function's logs among it).
+struct Invoked {
+    response: Value,
+    logs: String,
+}
+
+impl Invoked {
+    fn error_type(&self) -> Option<&str> {
+        self.response.get("errorType").and_then(Value::as_str)
+    }
+
+    fn error_message(&self) -> &str {
+        self.response["errorMessage"].as_str().unwrap_or_default()
+    }
+
+    fn ok(&self, what: &str) -> &Value {
+        assert!(
+            self.error_type().is_none(),
+            "{what}: {}\n{}",
+            self.response,
+            self.logs
+        );
+        &self.response
+    }
+
+    fn failed(&self, what: &str, error_type: &str) -> &str {
+        assert_eq!(
+            self.error_type(),
+            Some(error_type),
+            "{what}: {}\n{}",
+            self.response,
+            self.logs
+        );
+        self.error_message()
+    }
+
+    fn summary(&self) -> String {
+        match self.error_type() {
+            Some(kind) => format!("{kind}: {}", self.error_message()),
+            None => {
+                let text = self.response.to_string();
+                if text.chars().count() > 160 {
+                    format!("{}...", text.chars().take(160).collect::<String>())
+                } else {
+                    text
+                }
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------------ the tests
+
+/// Every sample event in `events/`, each through `sam local invoke` of the function
+/// it is for, in the order AWS would send them, with the emulator's state after each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_function_with_every_sample_event() {
+    let local = Local::start("samples").await;
+    let trigger = |name: &str| sample_path(&format!("dns-query-trigger/{name}"));
+    let watchdog = |name: &str| sample_path(&format!("watchdog-scale-down/{name}"));
+
+    // The trigger: a lookup of the name starts the container; nothing else does.
+    for name in [
+        "query-log-other-names.json",
+        "control-message.json",
+        "aws-sample-no-match.json",
+    ] {
+        let writes = local.writes();
+        local.invoke(TRIGGER, &trigger(name)).ok(name);
+        assert_eq!(local.writes(), writes, "{name} changes nothing");
+    }
+    assert_eq!(local.desired().await, 0);
+    let writes = local.writes();
+    let invoked = local.invoke(TRIGGER, &trigger("malformed-gzip.json"));
+    let message = invoked.failed("malformed-gzip.json", "InvalidEvent");
+    assert!(
+        message.contains("gzip"),
+        "the error names the bad layer: {message}"
+    );
+    assert_eq!(local.writes(), writes, "a malformed event changes nothing");
+    let calls = local.emulator.call_count("monitoring:PutMetricData");
+    local
+        .invoke(TRIGGER, &trigger("query-log-match.json"))
+        .ok("query-log-match.json");
+    assert_eq!(
+        local.desired().await,
+        1,
+        "a lookup of the name starts the group"
+    );
+    assert_eq!(
+        local.emulator.call_count("monitoring:PutMetricData"),
+        calls + 1,
+        "and puts the keep-alive metric once"
+    );
+
+    // The instance is up: the service and the record follow it.
+    let instance = local.instance().await;
+    let ip = local.public_ip(&instance).await;
+    assert!(
+        !ip.is_empty(),
+        "the emulator gives {instance} a public address"
+    );
+    let launch = local.asg_event("launch-successful.json", &instance);
+    local.invoke(SYNC, &launch).ok("sync, launch");
+    assert_eq!(
+        local.service_desired().await,
+        1,
+        "the service follows the launch"
+    );
+    local.invoke(UPDATER, &launch).ok("updater, launch");
+    assert_eq!(
+        local.record().await,
+        ip,
+        "the record is the instance's address"
+    );
+    let messages = local.messages();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(
+        messages[0].contains(&ip),
+        "the launch is announced: {messages:?}"
+    );
+
+    // Warm pools: into the pool changes nothing; out of it is a launch, already
+    // followed, so it changes nothing either (the record is already right).
+    for name in ["launch-into-warm-pool.json", "launch-from-warm-pool.json"] {
+        let event = local.asg_event(name, &instance);
+        local.invoke(SYNC, &event).ok(name);
+        local.invoke(UPDATER, &event).ok(name);
+        assert_eq!(local.service_desired().await, 1, "{name}");
+        assert_eq!(local.record().await, ip, "{name}");
+        assert_eq!(local.messages().len(), 1, "{name} announces nothing");
+    }
+
+    // The watchdog while the container runs: OK and a normal scale-in are ignored,
+    // the left-up alarm only tells people (STOP_WHEN_LEFT_UP is false), idle stops.
+    for name in ["alarm-idle-ok.json", "ecs-task-scaled-in.json"] {
+        let writes = local.writes();
+        local.invoke(WATCHDOG, &watchdog(name)).ok(name);
+        assert_eq!(local.writes(), writes, "{name} changes nothing");
+    }
+    local
+        .invoke(WATCHDOG, &watchdog("alarm-left-up.json"))
+        .ok("alarm-left-up.json");
+    assert_eq!(local.desired().await, 1, "left up: told, not stopped");
+    assert_eq!(local.messages().len(), 2, "left up: people are told");
+    local
+        .invoke(WATCHDOG, &watchdog("alarm-idle.json"))
+        .ok("alarm-idle.json");
+    assert_eq!(local.desired().await, 0, "idle: the group goes to 0");
+    assert_eq!(local.messages().len(), 3, "idle: people are told");
+
+    // The instance's terminate lifecycle action: the service stops, the action is
+    // completed once, the record goes back to the unavailable address.
+    local.emulator.begin_lifecycle_action(
+        &local.names.group,
+        &local.names.hook,
+        &instance,
+        &local.names.token,
+    );
+    let terminate = local.asg_event("terminate-lifecycle-action.json", &instance);
+    local.invoke(SYNC, &terminate).ok("sync, terminate");
+    assert_eq!(
+        local.service_desired().await,
+        0,
+        "the service follows the terminate"
+    );
+    assert_eq!(local.emulator.completed_lifecycle_actions(), 1);
+    let again = local.invoke(SYNC, &terminate);
+    again.ok("sync, the same terminate again");
+    assert_eq!(
+        local.emulator.completed_lifecycle_actions(),
+        1,
+        "completed once"
+    );
+    local.invoke(UPDATER, &terminate).ok("updater, terminate");
+    assert_eq!(local.record().await, "0.0.0.0");
+    let messages = local.messages();
+    assert_eq!(messages.len(), 4, "{messages:?}");
+    assert!(
+        messages[3].contains("shutting down"),
+        "the stop is announced: {messages:?}"
+    );
+
+    // The other ways the watchdog stops a running container: a crash, a task that
+    // cannot start, the idle alarm through SNS. Each time the owner starts it again
+    // first (as the console would).
+    for (i, name) in [
+        "ecs-task-crashed.json",
+        "ecs-task-failed-to-start.json",
+        "sns-alarm-idle.json",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        local.set_desired(1).await;
+        local.invoke(WATCHDOG, &watchdog(name)).ok(name);
+        assert_eq!(local.desired().await, 0, "{name} stops the group");
+        assert_eq!(local.messages().len(), 5 + i, "{name}: people are told");
+    }
+}
+
+/// A bad configuration is the init error naming every bad variable, and the event
+/// is not processed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_variable_is_the_init_error_naming_it() {
+    let local = Local::start("bad-config").await;
+    let mut env = read_json(&local.env_vars);
+    env[TRIGGER]["METRIC_THRESHOLD"] = "lots".into();
+    env[TRIGGER]["DOMAIN_NAME"] = "".into();
+    let bad = local.scratch.write("bad-env.json", &env);
+    let writes = local.writes();
+    let invoked = local.invoke_with(
+        TRIGGER,
+        &sample_path("dns-query-trigger/query-log-match.json"),
+        &bad,
+        Some(&local.endpoint),
+        &[],
+    );
+    let error_type = invoked.error_type().unwrap_or_default();
+    let message = invoked.error_message();
+    assert!(
+        error_type.contains("InitError") || error_type == "ConfigError",
+        "an init error: {}\n{}",
+        invoked.response,
+        invoked.logs
+    );
+    for name in ["METRIC_THRESHOLD", "DOMAIN_NAME"] {
+        assert!(
+            message.contains(name) || invoked.logs.contains(name),
+            "the error names {name}: {}\n{}",
+            invoked.response,
+            invoked.logs
+        );
+    }
+    assert_eq!(local.writes(), writes, "nothing changed");
+    assert_eq!(local.desired().await, 0);
+}
+
+/// An empty `LocalEndpointUrl` (the default) is AWS itself: the function makes its
+/// calls to AWS's own endpoints. Here the AWS host names lead to a listener of this
+/// test on the bridge, which reads the TLS handshake's server name and hangs up,
+/// so nothing leaves the machine; the emulator sees nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_local_endpoint_url_means_aws() {
+    let local = Local::start("aws").await;
+    let listener = TcpListener::bind((local.gateway.as_str(), 443))
+        .unwrap_or_else(|e| panic!("listen on {}:443: {e}", local.gateway));
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let names = seen.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().map_while(Result::ok) {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut hello = vec![0_u8; 4096];
+            let n = stream.read(&mut hello).unwrap_or(0);
+            if let Some(name) = server_name(&hello[..n]) {
+                if let Ok(mut names) = names.lock() {
+                    names.push(name);
+                }
+            }
+        }
+    });
+    let hosts = [
+        format!("autoscaling.{REGION}.amazonaws.com"),
+        format!("monitoring.{REGION}.amazonaws.com"),
+    ];
+    let extra: Vec<String> = hosts
+        .iter()
+        .flat_map(|h| ["--add-host".to_string(), format!("{h}:{}", local.gateway)])
+        .collect();
+    let calls = local.emulator.calls();
+    let invoked = local.invoke_with(
+        TRIGGER,
+        &sample_path("dns-query-trigger/query-log-match.json"),
+        &local.env_vars,
+        None,
+        &extra,
+    );
+    let message = invoked
+        .failed("no LocalEndpointUrl", "AwsError")
+        .to_string();
+    assert!(!message.contains("panicked"), "{message}");
+    let seen: Vec<String> = seen.lock().map(|s| s.clone()).unwrap_or_default();
+    for host in &hosts {
+        assert!(
+            seen.contains(host),
+            "the function called {host} over TLS; the handshakes named {seen:?}"
+        );
+    }
+    assert_eq!(local.emulator.calls(), calls, "the emulator saw nothing");
+}
+
+/// The server name of a TLS ClientHello (its `server_name` extension), if `hello`
+/// holds one.
+fn server_name(hello: &[u8]) -> Option<String> {
+    // record header (5) + handshake header (4) + version (2) + random (32)
+    let mut at = 5 + 4 + 2 + 32;
+    let byte = |i: usize| hello.get(i).copied().map(usize::from);
+    let u16_at = |i: usize| Some((byte(i)? << 8) | byte(i + 1)?);
+    if hello.first() != Some(&0x16) || byte(5)? != 1 {
+        return None;
+    }
+    at += 1 + byte(at)?; // session id
+    at += 2 + u16_at(at)?; // cipher suites
+    at += 1 + byte(at)?; // compression methods
+    let end = at + 2 + u16_at(at)?;
+    at += 2;
+    while at + 4 <= end {
+        let (kind, len) = (u16_at(at)?, u16_at(at + 2)?);
+        if kind == 0 {
+            // list length (2), name type (1), name length (2), name
+            let name_len = u16_at(at + 4 + 3)?;
+            let start = at + 4 + 5;
+            return hello
+                .get(start..start + name_len)
+                .map(|name| String::from_utf8_lossy(name).into_owned());
+        }
+        at += 4 + len;
+    }
+    None
+}
+
+/// The events `sam local generate-event` makes are the ones in `events/` (so they
+/// stay what SAM makes), and each function takes or refuses them as its contract
+/// says: a CloudWatch Logs event without a matching line does nothing, an SNS
+/// notification that is not an alarm and a scheduled event are refused, the idle
+/// alarm through SNS stops the container.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_sam_generates_are_taken_or_refused_per_contract() {
+    let local = Local::start("generated").await;
+    let alarm = read_json(&sample_path("watchdog-scale-down/sns-alarm-idle.json"));
+    let sns = &alarm["Records"][0]["Sns"];
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let topic = text(&sns["TopicArn"]);
+    let generated: [(&str, Vec<String>); 4] = [
+        (
+            "dns-query-trigger/aws-sample-no-match.json",
+            vec!["cloudwatch".into(), "logs".into()],
+        ),
+        (
+            "asg/generated/scheduled-event.json",
+            vec!["cloudwatch".into(), "scheduled-event".into()],
+        ),
+        (
+            "watchdog-scale-down/generated/sns-notification.json",
+            vec!["sns".into(), "notification".into()],
+        ),
+        (
+            "watchdog-scale-down/generated/sns-alarm-idle.json",
+            vec![
+                "sns".into(),
+                "notification".into(),
+                "--topic".into(),
+                topic.rsplit(':').next().unwrap_or_default().to_string(),
+                // SAM puts the values into its JSON template as they are.
+                "--subject".into(),
+                json_escaped(&text(&sns["Subject"])),
+                "--message".into(),
+                json_escaped(&text(&sns["Message"])),
+            ],
+        ),
+    ];
+    for (file, args) in &generated {
+        let mut command = vec!["local", "generate-event"];
+        command.extend(args.iter().map(String::as_str));
+        let made: Value = serde_json::from_str(&run("sam", &command))
+            .unwrap_or_else(|e| panic!("sam {}: {e}", command.join(" ")));
+        assert_eq!(
+            made,
+            read_json(&sample_path(file)),
+            "events/{file} is what `sam {}` makes",
+            command[..command.len().min(4)].join(" ")
+        );
+    }
+
+    let writes = local.writes();
+    local
+        .invoke(TRIGGER, &sample_path(generated[0].0))
+        .ok("CloudWatch Logs sample");
+    for function in [SYNC, UPDATER, WATCHDOG] {
+        let message = local
+            .invoke(function, &sample_path(generated[1].0))
+            .failed("a scheduled event", "InvalidEvent")
+            .to_string();
+        assert!(!message.is_empty());
+    }
+    local
+        .invoke(WATCHDOG, &sample_path(generated[2].0))
+        .failed("an SNS notification that is not an alarm", "InvalidEvent");
+    assert_eq!(local.writes(), writes, "none of these changes anything");
+
+    local.set_desired(1).await;
+    local
+        .invoke(WATCHDOG, &sample_path(generated[3].0))
+        .ok("the idle alarm through SNS");
+    assert_eq!(
+        local.desired().await,
+        0,
+        "the idle alarm through SNS stops the group"
+    );
+    assert_eq!(local.messages().len(), 1, "and people are told");
+}
+
+/// `value` as it reads inside a JSON string, without the quotes.
+fn json_escaped(value: &str) -> String {
+    let quoted = Value::String(value.to_string()).to_string();
+    quoted[1..quoted.len() - 1].to_string()
+}
+
+/// `sam local start-lambda` with warm containers, called through the SDK's Lambda
+/// client: one container per function serves every invocation (the same bootstrap
+/// process throughout), the trigger's repeated lookups each start the group and put
+/// the keep-alive metric, and every event meant for another function is refused
+/// without a change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_lambda_serves_repeated_events_from_warm_containers() {
+    let local = Local::start("start-lambda").await;
+    let port = TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("a free port: {e}"));
+    let log = local.scratch.0.join("start-lambda.log");
+    let mut server = Spawn::new("sam")
+        .args([
+            "local".to_string(),
+            "start-lambda".to_string(),
+            "--host".to_string(),
+            "127.0.0.1".to_string(),
+            "--port".to_string(),
+            port.to_string(),
+            "--env-vars".to_string(),
+            local.env_vars.display().to_string(),
+            "--parameter-overrides".to_string(),
+            format!("LocalEndpointUrl={}", local.endpoint),
+            "--warm-containers".to_string(),
+            "EAGER".to_string(),
+            "--skip-pull-image".to_string(),
+            "--region".to_string(),
+            REGION.to_string(),
+        ])
+        .envs(sam_env(&local.emulator))
+        .output(Sink::Log(log.clone()))
+        .start()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(
+            server.try_wait().is_none(),
+            "sam local start-lambda ended:\n{log_text}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(180),
+            "sam local start-lambda did not listen within 180 s:\n{log_text}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    println!(
+        "sam local start-lambda listens on 127.0.0.1:{port} after {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let config = aws_sdk_lambda::config::Builder::from(&local.sdk)
+        .endpoint_url(format!("http://127.0.0.1:{port}"))
+        .build();
+    let lambda = aws_sdk_lambda::Client::from_conf(config);
+    let invoke = |function: &'static str, event: PathBuf| {
+        let lambda = lambda.clone();
+        async move {
+            let payload = std::fs::read(&event).unwrap_or_else(|e| panic!("{e}"));
+            let started = Instant::now();
+            let out = lambda
+                .invoke()
+                .function_name(function)
+                .payload(aws_smithy_types::Blob::new(payload))
+                .send()
+                .await
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "Invoke {function}: {}",
+                        aws_smithy_types::error::display::DisplayErrorContext(e)
+                    )
+                });
+            let response: Value = out
+                .payload()
+                .and_then(|p| serde_json::from_slice(p.as_ref()).ok())
+                .unwrap_or(Value::Null);
+            let invoked = Invoked {
+                response,
+                logs: String::new(),
+            };
+            let short = event
+                .strip_prefix(repo_root())
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            let summary = match out.function_error() {
+                Some(kind) => format!("({kind}) {}", invoked.summary()),
+                None => invoked.summary(),
+            };
+            report(
+                function,
+                &format!("{short} [Lambda Invoke]"),
+                &summary,
+                started.elapsed(),
+            );
+            invoked
+        }
+    };
+
+    // Repeated lookups: each one is a start and a keep-alive, from one warm process.
+    let lookup = sample_path("dns-query-trigger/query-log-match.json");
+    invoke(TRIGGER, lookup.clone()).await.ok("the first lookup");
+    let (container, process) = bootstrap_of(TRIGGER);
+    let repeats: u64 = 5;
+    for i in 0..repeats {
+        let invoked = invoke(TRIGGER, lookup.clone()).await;
+        invoked.ok(&format!("lookup {}", i + 2));
+    }
+    assert_eq!(
+        bootstrap_of(TRIGGER),
+        (container.clone(), process.clone()),
+        "the same container and bootstrap process served every lookup"
+    );
+    assert_eq!(local.desired().await, 1);
+    assert_eq!(
+        local.emulator.call_count("monitoring:PutMetricData"),
+        repeats + 1,
+        "one keep-alive per lookup"
+    );
+
+    // Every sample event meant for another function is refused, changing nothing.
+    let folders: BTreeMap<&str, &[&str]> = [
+        (TRIGGER, &["asg", "watchdog-scale-down"][..]),
+        (SYNC, &["dns-query-trigger", "watchdog-scale-down"][..]),
+        (UPDATER, &["dns-query-trigger", "watchdog-scale-down"][..]),
+        (WATCHDOG, &["dns-query-trigger", "asg"][..]),
+    ]
+    .into_iter()
+    .collect();
+    let writes = local.writes();
+    let mut refused = 0;
+    for (function, folders) in &folders {
+        for folder in *folders {
+            for event in json_files(&sample_path(folder)) {
+                let invoked = invoke(function, event.clone()).await;
+                invoked.failed(&format!("{function} {}", event.display()), "InvalidEvent");
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(local.writes(), writes, "the refused events changed nothing");
+    for function in FUNCTIONS {
+        let (container, _) = bootstrap_of(function);
+        assert!(!container.is_empty(), "{function} has a warm container");
+    }
+    assert_eq!(
+        bootstrap_of(TRIGGER),
+        (container, process),
+        "still the same container and process after {refused} refusals"
+    );
+
+    // Stopping SAM CLI stops its containers.
+    let pid = server.id().to_string();
+    run("kill", &["-INT", &pid]);
+    let status = server.wait_timeout(Duration::from_secs(60));
+    assert!(status.is_some(), "sam local start-lambda stops on SIGINT");
+    let left = run("docker", &["ps", "--quiet"]);
+    assert!(left.trim().is_empty(), "containers left running: {left}");
+}
+
+/// The JSON files directly in `dir`, sorted.
+fn json_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// The running container of `function` (SAM CLI labels it with the function's
+/// logical id) and the process id of the bootstrap in it.
+fn bootstrap_of(function: &str) -> (String, String) {
+    let ids = run("docker", &["ps", "--quiet", "--no-trunc"]);
+    for id in ids.split_whitespace() {
+        let env = run(
+            "docker",
+            &[
+                "inspect",
+                "--format",
+                "{{range .Config.Env}}{{println .}}{{end}}",
+                id,
+            ],
+        );
+        let name = env
+            .lines()
+            .find_map(|l| l.strip_prefix("AWS_LAMBDA_FUNCTION_NAME="))
+            .unwrap_or_default();
+        if name != function {
+            continue;
+        }
+        let top = run("docker", &["top", id, "-eo", "pid,args"]);
+        let pid = top
+            .lines()
+            .find(|l| l.contains("bootstrap") && !l.contains("aws-lambda-rie"))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap_or_default()
+            .to_string();
+        return (id.to_string(), pid);
+    }
+    (String::new(), String::new())
+}
+
+/// `LocalEndpointUrl`'s pattern admits an http URL of this machine as a container
+/// sees it, and the empty default, and nothing else.
+#[test]
+fn the_local_endpoint_pattern_admits_only_this_machine() {
+    let template = std::fs::read_to_string(repo_root().join("template.yaml"))
+        .unwrap_or_else(|e| panic!("template.yaml: {e}"));
+    let block = template
+        .split("\n  LocalEndpointUrl:\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("template.yaml has no LocalEndpointUrl parameter"));
+    let line = block
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("AllowedPattern: "))
+        .unwrap_or_else(|| panic!("LocalEndpointUrl has no AllowedPattern"));
+    // A double-quoted YAML string with backslashes doubled.
+    let pattern: String = serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+    let admitted = [
+        "",
+        "http://172.17.0.1:4566",
+        "http://172.31.0.1",
+        "http://host.docker.internal:3000/",
+        "http://127.0.0.1:5000",
+        "http://localhost:4566",
+        "http://[::1]:4566",
+    ];
+    let refused = [
+        "https://172.17.0.1:4566",
+        "http://example.com",
+        "http://10.0.0.1:4566",
+        "http://172.16.0.1:4566",
+        "http://172.17.0.2:4566",
+        "http://172.17.0.1.example.com",
+        "http://172.17.0.1@example.com",
+        "http://localhost:4566/path",
+        " http://localhost",
+    ];
+    // CloudFormation matches AllowedPattern against the whole value (Java regular
+    // expressions); Python's re.fullmatch reads this pattern the same way.
+    let python = std::env::var("CM_EMULATOR_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo_root().join(".venv/bin/python"));
+    let script = "import json, re, sys\n\
+                  p = sys.argv[1]\n\
+                  print(json.dumps([bool(re.fullmatch(p, v)) for v in json.loads(sys.argv[2])]))";
+    let values: Vec<&str> = admitted.iter().chain(refused.iter()).copied().collect();
+    let output = Spawn::new(&python)
+        .args([
+            "-c".to_string(),
+            script.to_string(),
+            pattern.clone(),
+            json!(values).to_string(),
+        ])
+        .run()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let matched: Vec<bool> = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stderr)));
+    for (value, matched) in values.iter().zip(matched) {
+        let want = admitted.contains(value);
+        assert_eq!(matched, want, "{pattern} on {value:?}");
+    }
+}
