@@ -16,7 +16,9 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_sdk_autoscaling::Client as AutoScaling;
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
-use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, NetworkMode};
+use aws_sdk_ecs::types::{
+    Compatibility, ContainerDefinition, NetworkMode, PortMapping, TransportProtocol,
+};
 use aws_sdk_ecs::Client as Ecs;
 use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
@@ -281,8 +283,8 @@ pub async fn put_terminate_hook(
 }
 
 /// Creates a cluster, a task definition `family` with one essential container
-/// `container` (host networking, as the template's), and a service of it at
-/// desired count 0.
+/// `container` (bridge networking with the game port on its host port, as the
+/// template's), and a service of it at desired count 0.
 pub async fn create_service(
     ecs: &Ecs,
     cluster: &str,
@@ -298,13 +300,21 @@ pub async fn create_service(
     ecs.register_task_definition()
         .family(family)
         .requires_compatibilities(Compatibility::Ec2)
-        .network_mode(NetworkMode::Host)
+        // As the template's: bridge networking, the game port on the same host port.
+        .network_mode(NetworkMode::Bridge)
         .container_definitions(
             ContainerDefinition::builder()
                 .name(container)
                 .image("itzg/minecraft-server:latest")
                 .memory(3584)
                 .essential(true)
+                .port_mappings(
+                    PortMapping::builder()
+                        .container_port(25565)
+                        .host_port(25565)
+                        .protocol(TransportProtocol::Tcp)
+                        .build(),
+                )
                 .build(),
         )
         .send()

@@ -10,7 +10,7 @@
 //! documentation, the template and `events/env.json` are checked against it by each
 //! function's contract test.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::str::FromStr;
 
@@ -131,6 +131,15 @@ impl<'a> Env<'a> {
         Env::new(move |name| map.get(name).cloned())
     }
 
+    /// Reads from `(name, value)` pairs (tests, local tools).
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Env<'static> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Env::new(move |name| map.get(name).cloned())
+    }
+
     /// Restricts reading to the declared variables: reading any other is recorded as
     /// a problem (a programming error that every configuration test then shows).
     pub fn declared(mut self, vars: &'static [EnvVar]) -> Self {
@@ -226,6 +235,19 @@ impl<'a> Env<'a> {
             .push(format!("{name} must be {expected}, got {raw:?}"));
     }
 
+    /// CloudWatch metric dimensions: a JSON object of names to non-empty string values
+    /// (at most CloudWatch's 30), or the declared default when unset.
+    pub fn metric_dimensions(&mut self, name: &str) -> Option<BTreeMap<String, String>> {
+        let raw = self.or_declared_default(name);
+        match parse_metric_dimensions(&raw) {
+            Ok(dims) => Some(dims),
+            Err(expected) => {
+                self.invalid(name, &raw, &expected);
+                None
+            }
+        }
+    }
+
     /// An optional SNS topic ARN, checked for its shape.
     pub fn optional_topic_arn(&mut self, name: &str) -> Option<String> {
         let arn = self.optional(name)?;
@@ -271,6 +293,25 @@ pub fn normalise_dns_name(raw: &str) -> Option<String> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
     valid.then(|| name.to_ascii_lowercase())
+}
+
+/// CloudWatch's limit on dimensions per metric.
+pub const MAX_METRIC_DIMENSIONS: usize = 30;
+
+/// Parses `{"Name":"value",...}`; the error says what was expected.
+pub fn parse_metric_dimensions(raw: &str) -> Result<BTreeMap<String, String>, String> {
+    const EXPECTED: &str = "a JSON object of dimension names to string values";
+    let dims: BTreeMap<String, serde_json::Value> =
+        serde_json::from_str(raw).map_err(|_| EXPECTED.to_string())?;
+    if dims.len() > MAX_METRIC_DIMENSIONS {
+        return Err(format!("at most {MAX_METRIC_DIMENSIONS} dimensions"));
+    }
+    dims.into_iter()
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) if !k.is_empty() && !s.is_empty() => Ok((k, s)),
+            _ => Err(EXPECTED.to_string()),
+        })
+        .collect()
 }
 
 /// Parses a boolean the way people write it in a console: true/false, yes/no, 1/0.
@@ -378,6 +419,27 @@ mod tests {
             err.problems,
             vec!["NONE has no declared default in config::VARS".to_string()]
         );
+    }
+
+    #[test]
+    fn metric_dimensions_are_string_to_string_objects() {
+        assert_eq!(
+            parse_metric_dimensions(r#"{"ContainerName":"mc"}"#).unwrap()["ContainerName"],
+            "mc"
+        );
+        assert!(parse_metric_dimensions("{}").unwrap().is_empty());
+        for bad in ["[1,2]", r#"{"a":3}"#, r#"{"a":""}"#, r#"{"":"x"}"#, "nope"] {
+            assert!(parse_metric_dimensions(bad).is_err(), "{bad}");
+        }
+        let many: serde_json::Map<String, serde_json::Value> = (0..31)
+            .map(|i| (format!("d{i}"), serde_json::Value::from("v")))
+            .collect();
+        let err = parse_metric_dimensions(&serde_json::Value::Object(many).to_string());
+        assert_eq!(err.unwrap_err(), "at most 30 dimensions");
+        const VARS: &[EnvVar] = &[EnvVar::with_default("DIMS", "{}", "dims")];
+        let mut env = Env::from_pairs(&[("DIMS", "[]")]).declared(VARS);
+        assert_eq!(env.metric_dimensions("DIMS"), None);
+        assert_eq!(env.finish(|| Some(())).unwrap_err().problems.len(), 1);
     }
 
     #[test]

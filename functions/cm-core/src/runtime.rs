@@ -59,6 +59,27 @@ fn report_init_error(err: &Error) {
     }
 }
 
+/// A function's whole `main`: logging and the configuration ([`start`]), the SDK
+/// configuration from the standard environment, the function's clients built once
+/// by `build`, then the runtime loop ([`serve`]).
+pub async fn run<C, A, T, F, Fut>(
+    read: impl FnOnce(Env<'static>) -> Result<C, ConfigError>,
+    build: impl FnOnce(&aws_config::SdkConfig, &C) -> A,
+    handler: F,
+) -> Result<(), lambda_runtime::Error>
+where
+    C: Send + Sync + 'static,
+    A: Send + Sync + 'static,
+    T: Serialize,
+    F: Fn(Arc<C>, Arc<A>, LambdaEvent<Value>) -> Fut,
+    Fut: Future<Output = Result<T, Error>> + Send,
+{
+    let config = start(read)?;
+    let sdk = crate::aws::load_sdk_config().await;
+    let clients = build(&sdk, &config);
+    serve(config, clients, handler).await
+}
+
 /// Runs the Lambda runtime loop: each event (payload and context, whose deadline
 /// bounds long work) goes to `handler` with the configuration and the clients built
 /// once at start-up.

@@ -70,9 +70,6 @@ pub struct KeepAliveMetric {
     pub value: f64,
 }
 
-/// CloudWatch's limit on dimensions per metric.
-const MAX_DIMENSIONS: usize = 30;
-
 impl Config {
     pub fn from_env(env: Env<'_>) -> Result<Self, ConfigError> {
         let mut env = env.declared(VARS);
@@ -92,14 +89,7 @@ impl Config {
         let asg_region = env.optional("ASG_REGION");
         let namespace = env.required("METRIC_NAMESPACE");
         let name = env.required("METRIC_NAME");
-        let raw_dimensions = env.or_declared_default("METRIC_DIMENSIONS");
-        let dimensions = match parse_dimensions(&raw_dimensions) {
-            Ok(dims) => Some(dims),
-            Err(expected) => {
-                env.invalid("METRIC_DIMENSIONS", &raw_dimensions, &expected);
-                None
-            }
-        };
+        let dimensions = env.metric_dimensions("METRIC_DIMENSIONS");
         let unit_raw = env.or_declared_default("METRIC_UNIT");
         let unit = if StandardUnit::values().contains(&unit_raw.as_str()) {
             Some(StandardUnit::from(unit_raw.as_str()))
@@ -138,21 +128,6 @@ impl Config {
             })
         })
     }
-}
-
-fn parse_dimensions(raw: &str) -> Result<BTreeMap<String, String>, String> {
-    const EXPECTED: &str = "a JSON object of dimension names to string values";
-    let dims: BTreeMap<String, serde_json::Value> =
-        serde_json::from_str(raw).map_err(|_| EXPECTED.to_string())?;
-    if dims.len() > MAX_DIMENSIONS {
-        return Err(format!("at most {MAX_DIMENSIONS} dimensions"));
-    }
-    dims.into_iter()
-        .map(|(k, v)| match v {
-            serde_json::Value::String(s) if !k.is_empty() && !s.is_empty() => Ok((k, s)),
-            _ => Err(EXPECTED.to_string()),
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -5,11 +5,10 @@ use dns_query_trigger::{handle, AwsCloud, Config};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let config = cm_core::runtime::start(Config::from_env)?;
-    let sdk = cm_core::aws::load_sdk_config().await;
-    let cloud = AwsCloud::new(&sdk, config.asg_region.as_deref());
-    cm_core::runtime::serve(config, cloud, |config, cloud, event| async move {
-        handle(&config, &*cloud, &event.payload).await
-    })
+    cm_core::runtime::run(
+        Config::from_env,
+        |sdk, config| AwsCloud::new(sdk, config.asg_region.as_deref()),
+        |config, cloud, event| async move { handle(&config, &*cloud, &event.payload).await },
+    )
     .await
 }
