@@ -1,7 +1,7 @@
 """Local AWS emulator for Container Manager's tests and demo.
 
 It is moto's own server application, served in-process on 127.0.0.1, wrapped in
-one WSGI middleware that bridges moto's two known gaps and lets tests look inside:
+one WSGI middleware that bridges what moto lacks and lets tests look inside:
 
 1. CloudWatch over Smithy RPCv2-CBOR. The current aws-sdk-cloudwatch sends
    ``POST /service/GraniteServiceVersion20100801/operation/<Op>`` with a CBOR body
@@ -15,6 +15,11 @@ one WSGI middleware that bridges moto's two known gaps and lets tests look insid
    lifecycle event) and completes them as AWS does: by token or by instance id,
    checked against the group and hook that exist in moto; anything else is the
    ``ValidationError`` AWS returns ("No active Lifecycle Action found ...").
+3. CloudFormation, so that template.yaml (after the SAM transform) deploys as it does
+   in AWS: the resource types, properties, attributes and template features moto's
+   CloudFormation lacks, each listed once in ``CFN_BRIDGES`` with why the bridge is
+   faithful, installed into moto by ``install_cfn_bridges``; what they made is listed
+   by ``GET /_cm/bridged``. ``cm_stack.py`` deploys a template as ``sam deploy`` does.
 
 Harness endpoints (JSON):
 - ``GET /_cm/calls``: how many calls each ``service:Operation`` received.
@@ -23,6 +28,14 @@ Harness endpoints (JSON):
 - ``GET /_cm/sns-messages?region=R``: every message published to an SNS topic of
   region R (default us-east-1): ``[{"TopicArn", "MessageId", "Subject", "Message",
   "MessageAttributes"}]``, in publish order per topic.
+- ``GET /_cm/bridges``: the CloudFormation bridges (``CFN_BRIDGES``), each with why it
+  is faithful; ``GET /_cm/bridged?stack=S&region=R``: every resource they made or
+  completed: ``[{"Bridge", "Region", "StackId", "StackName", "LogicalResourceId",
+  "ResourceType", "PhysicalResourceId", "Properties"}]``.
+- ``POST /_cm/eventbridge/route``: ``{"Region", "Event", "EventBusName"?}`` -> the
+  enabled rules whose pattern matches the event, with their targets' ARNs
+  (``[{"Rule", "RuleArn", "Targets"}]``): where EventBridge would deliver it. Nothing is
+  invoked (moto would run a Lambda target in Docker); the tests deliver it.
 - ``POST /_cm/faults``: inject faults, ``{"operation": "autoscaling:UpdateAutoScalingGroup"
   (or "*"), "kind": "throttle" | "unavailable", "count": N}``: the next N matching
   calls are answered, in the service's own protocol, with the error AWS gives when it
@@ -42,12 +55,15 @@ from __future__ import annotations
 
 import argparse
 import base64
+import copy
 import datetime as dt
 import io
 import json
+import re
 import signal
 import sys
 import threading
+import types
 import uuid
 from collections import Counter
 from typing import Any, Callable, Iterable
@@ -346,11 +362,1064 @@ def moto_sns_messages(region: str) -> list[dict[str, Any]]:
     return messages
 
 
+def moto_route_event(region: str, event: dict[str, Any], bus: str = "default") -> list[dict[str, Any]]:
+    """The enabled rules of ``bus`` in ``region`` whose event pattern matches ``event``
+    (moto's own matching), with their targets' ARNs: where EventBridge would deliver
+    it. Nothing is invoked."""
+    from moto.events.models import events_backends
+
+    backend = events_backends[DEFAULT_ACCOUNT_ID][region]
+    event_bus = backend.event_buses.get(bus)
+    routed = []
+    for rule in (event_bus.rules.values() if event_bus else []):
+        if rule.state != "ENABLED" or rule.scheduled_expression or not rule.event_pattern.get_pattern():
+            continue
+        if rule.event_pattern.matches_event(event):
+            routed.append({"Rule": rule.name, "RuleArn": rule.arn,
+                           "Targets": [t["Arn"] for t in rule.targets]})
+    return routed
+
+
 def moto_hook_exists(region: str, group: str, hook: str) -> bool:
     from moto.autoscaling.models import autoscaling_backends
 
     backend = autoscaling_backends[DEFAULT_ACCOUNT_ID][region]
     return group in backend.autoscaling_groups and f"{group}_{hook}" in backend.lifecycle_hooks
+
+
+# ---------------------------------------------------------------------------
+# Bridge 3: CloudFormation (the template as deployed)
+# ---------------------------------------------------------------------------
+
+# What moto's CloudFormation lacks for template.yaml after the SAM transform, one entry
+# per bridge: what is bridged, and why the bridge does what CloudFormation does. GET
+# /_cm/bridges serves this table; GET /_cm/bridged lists every resource a bridge
+# created or completed, with its stack, logical id, type and properties.
+CFN_BRIDGES: dict[str, str] = {
+    "AWS::CloudWatch::Alarm": (
+        "moto has no model of the type (the stack skips it and Fn::GetAtt on it fails). "
+        "The alarm is made with moto's PutMetricAlarm from the resource's properties, which "
+        "are PutMetricAlarm's parameters under the same names; Ref is its name and "
+        "Fn::GetAtt Arn its ARN, as CloudFormation documents."
+    ),
+    "AWS::Logs::SubscriptionFilter": (
+        "moto has no model of the type. The filter is made with moto's PutSubscriptionFilter "
+        "(which checks that the log group and the destination function exist); without a "
+        "FilterName it gets the name CloudFormation generates ({stack}-{logical id}-{suffix}), "
+        "and Ref is that name."
+    ),
+    "AWS::Lambda::EventInvokeConfig": (
+        "moto has no model of the type. The configuration is put with moto's "
+        "PutFunctionEventInvokeConfig (which bounds MaximumRetryAttempts and checks the "
+        "destination ARNs), on the function and qualifier the resource names."
+    ),
+    "AWS::SNS::Subscription": (
+        "moto has no model of the type. The subscription is made with moto's Subscribe "
+        "(topic, protocol, endpoint); Ref is the subscription ARN."
+    ),
+    "AWS::NoValue in a list": (
+        "moto keeps a null where a list element is Ref AWS::NoValue (through Fn::If), and the "
+        "resource then fails on it; CloudFormation removes the element. The bridge removes "
+        "it, in lists and in objects alike."
+    ),
+    "AWS::Route53::HostedZone": (
+        "moto's model passes the name only: it answers no Fn::GetAtt and ignores "
+        "HostedZoneConfig and QueryLoggingConfig. NameServers is the zone's delegation set "
+        "(what GetHostedZone answers) and Id its id; the comment is kept, and the query "
+        "logging configuration is made with moto's CreateQueryLoggingConfig, as the zone's "
+        "creation does."
+    ),
+    "Route 53 names are fully qualified": (
+        "moto's models keep a zone's and a record's Name as the template writes it "
+        "(mc.example.com), while its ChangeResourceRecordSets stores mc.example.com., so an "
+        "UPSERT of the template's record made a second record. Route 53 stores every name "
+        "fully qualified; the bridge adds the final dot to the names of zones and records "
+        "made by CloudFormation (Ref still gives the name as written, as CloudFormation does)."
+    ),
+    "Route 53 hosted zone ids": (
+        "moto makes a zone id of 22 random letters and digits; Route 53's ids start with Z "
+        "(Z1RWWTK7Y8UDDQ), which parameter patterns such as ExistingHostedZoneId's rely on. "
+        "The bridge makes the first character Z, for zones made by any means."
+    ),
+    "AWS::Logs::LogGroup Arn": (
+        "moto's Fn::GetAtt Arn leaves out the ':*' that CloudFormation documents "
+        "(arn:aws:logs:region:account:log-group:name:*), which Route 53's query logging "
+        "requires; the bridge adds it."
+    ),
+    "AWS::EC2::SecurityGroup rules": (
+        "moto's model reads only CidrIp and source groups of an ingress rule (a CidrIpv6 "
+        "rule becomes a rule without a range) and ignores SecurityGroupEgress. Each ingress "
+        "and egress rule is authorised as AuthorizeSecurityGroupIngress/Egress would, with "
+        "its CidrIp, CidrIpv6 or source group and its description; given egress rules "
+        "replace the default allow-all rule, as CloudFormation does."
+    ),
+    "AWS::EC2::Subnet MapPublicIpOnLaunch": (
+        "moto's model passes the VPC, CIDR block and zone only, so instances launched in "
+        "the subnet get no public address; the subnet's MapPublicIpOnLaunch is set as "
+        "ModifySubnetAttribute would."
+    ),
+    "ImageId resolve:ssm:": (
+        "moto launches an instance with the ImageId text as given; EC2 resolves an ImageId "
+        "of the form resolve:ssm:<parameter> from the SSM parameter (moto has AWS's public "
+        "ECS-optimised AMI parameters) each time it launches an instance, which is what "
+        "the bridge does at RunInstances, an Auto Scaling launch included."
+    ),
+    "AWS::AutoScaling::AutoScalingGroup LifecycleHookSpecificationList": (
+        "moto's model ignores the hooks. Each is put with moto's PutLifecycleHook right after "
+        "the group is made and before anything else uses it, as CloudFormation does, so the "
+        "first instance's termination already waits on it."
+    ),
+    "AWS::ECS::TaskDefinition": (
+        "moto's model passes only the family, containers, volumes and memory, and renames "
+        "EFSVolumeConfiguration to eFSVolumeConfiguration. Every property goes to "
+        "RegisterTaskDefinition under its API name (NetworkMode, RequiresCompatibilities, "
+        "ExecutionRoleArn, TaskRoleArn, Cpu, Memory, efsVolumeConfiguration, ...). An update "
+        "registers the new revision the same way and deregisters the old one, as "
+        "CloudFormation replaces a task definition (moto's update registered the "
+        "template's PascalCase container definitions as they are)."
+    ),
+    "AWS::Lambda::Function configuration": (
+        "moto's model drops Architectures, LoggingConfig and Tags, and keeps a Number "
+        "parameter in Environment.Variables as a number. They are kept on the function, "
+        "each variable as a string, as Lambda does, on create and update: "
+        "GetFunctionConfiguration answers Architectures and LoggingConfig (from which Lambda "
+        "sets AWS_LAMBDA_LOG_FORMAT and AWS_LAMBDA_LOG_LEVEL) and ListTags the tags."
+    ),
+    "Rules": (
+        "moto ignores a template's Rules. Before any resource is made, every rule whose "
+        "RuleCondition holds for the parameters is evaluated, and the stack is refused with "
+        "CloudFormation's ValidationError carrying the AssertDescription of each failed "
+        "assertion."
+    ),
+    "Parameter constraints": (
+        "moto ignores AllowedValues, AllowedPattern, MinLength, MaxLength, MinValue, "
+        "MaxValue and a Number's being a number. A value outside them refuses the stack with CloudFormation's "
+        "ValidationError (the ConstraintDescription when the parameter has one), before "
+        "any resource is made."
+    ),
+    "Stack updates: parameters in Fn::Sub": (
+        "On UpdateStack moto updates a resource whose template is unchanged only if a "
+        "changed parameter appears in it as a Ref; CloudFormation updates every resource "
+        "whose resolved properties change, so ${Parameter} in an Fn::Sub counts as well."
+    ),
+    "Resources whose Condition is false": (
+        "moto lists each of them as an empty entry in DescribeStackResources and "
+        "ListStackResources (and DescribeStackResource fails on it); CloudFormation does "
+        "not list a resource it did not make."
+    ),
+    "Resource creation failure": (
+        "moto answers a resource that cannot be made (or updated) with an HTTP 500 and "
+        "leaves the stack CREATE_IN_PROGRESS (and a later read tries to make the rest). The "
+        "bridge stops there, as CloudFormation does with rollback disabled: the resource "
+        "and the stack are CREATE_FAILED (UPDATE_FAILED), and DescribeStackEvents gives the "
+        "resource's error as its ResourceStatusReason."
+    ),
+}
+
+
+class BridgedResources:
+    """What the CloudFormation bridges made or completed, for ``GET /_cm/bridged``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: list[dict[str, Any]] = []
+
+    def record(self, bridge: str, region: str, kwargs: dict[str, Any], physical_id: str,
+               properties: dict[str, Any]) -> None:
+        if bridge not in CFN_BRIDGES:
+            raise KeyError(f"{bridge!r} is not in CFN_BRIDGES")
+        stack_id = str(kwargs.get("StackId", ""))
+        item = {
+            "Bridge": bridge,
+            "Region": region,
+            "StackId": stack_id,
+            "StackName": stack_id.split(":stack/", 1)[-1].split("/", 1)[0] if stack_id else "",
+            "LogicalResourceId": kwargs.get("LogicalId", ""),
+            "ResourceType": kwargs.get("ResourceType", ""),
+            "PhysicalResourceId": physical_id,
+            "Properties": json.loads(json.dumps(properties, default=str)),
+        }
+        with self._lock:
+            self._items.append(item)
+
+    def forget(self, region: str, resource_type: str, physical_id: str) -> None:
+        with self._lock:
+            self._items = [i for i in self._items if not (
+                i["Region"] == region and i["ResourceType"] == resource_type
+                and i["PhysicalResourceId"] == physical_id)]
+
+    def snapshot(self, stack: str | None = None, region: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(i) for i in self._items
+                    if (stack is None or stack in (i["StackName"], i["StackId"]))
+                    and (region is None or i["Region"] == region)]
+
+    def reset(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+BRIDGED = BridgedResources()
+
+
+def _properties(cloudformation_json: dict[str, Any]) -> dict[str, Any]:
+    return dict(cloudformation_json.get("Properties") or {})
+
+
+def _bridged_model(resource_type: str, name_property: str, attributes: dict[str, str],
+                   create: Callable[[str, dict[str, Any], str, str, dict[str, Any]], tuple[str, dict[str, str]]],
+                   delete: Callable[[str, str, str, dict[str, Any]], None]) -> type:
+    """A moto CloudFormation model of ``resource_type`` (its bridge's key in
+    CFN_BRIDGES) made through moto's own API.
+
+    ``create(name, properties, account, region, kwargs)`` makes the resource and returns
+    (physical id, attribute values); ``delete(account, region, physical id, properties)``
+    removes it. ``attributes`` maps each Fn::GetAtt name to a key of those values."""
+    from moto.core.common_models import CloudFormationModel
+
+    bridge = resource_type
+
+    def __init__(self: Any, physical_id: str, values: dict[str, str], properties: dict[str, Any]) -> None:
+        self._physical_id = physical_id
+        self._values = values
+        self._properties = properties
+
+    def get_cfn_attribute(self: Any, attribute_name: str) -> Any:
+        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+        if attribute_name not in attributes:
+            raise UnformattedGetAttTemplateException()
+        return self._values[attributes[attribute_name]]
+
+    def create_from_cloudformation_json(cls: type, resource_name: str, cloudformation_json: dict[str, Any],
+                                        account_id: str, region_name: str, **kwargs: Any) -> Any:
+        properties = _properties(cloudformation_json)
+        physical_id, values = create(resource_name, properties, account_id, region_name, kwargs)
+        BRIDGED.record(bridge, region_name, kwargs, physical_id, properties)
+        model = cls(physical_id, values, properties)
+        model.cm_stack_id = kwargs.get("StackId", "")
+        return model
+
+    def update_from_cloudformation_json(cls: type, original_resource: Any, new_resource_name: str,
+                                        cloudformation_json: dict[str, Any], account_id: str,
+                                        region_name: str) -> Any:
+        # The new resource first (a put of the same name changes it in place), then the
+        # old one goes if it was replaced: a failed update leaves the old one working.
+        BRIDGED.forget(region_name, resource_type, original_resource.physical_resource_id)
+        kwargs = {"LogicalId": getattr(original_resource, "logical_resource_id", ""),
+                  "ResourceType": resource_type, "StackId": getattr(original_resource, "cm_stack_id", "")}
+        try:
+            updated = cls.create_from_cloudformation_json(new_resource_name, cloudformation_json,
+                                                          account_id, region_name, **kwargs)
+        except Exception:
+            BRIDGED.record(bridge, region_name, kwargs, original_resource.physical_resource_id,
+                           original_resource._properties)
+            raise
+        if updated.physical_resource_id != original_resource.physical_resource_id:
+            delete(account_id, region_name, original_resource.physical_resource_id,
+                   original_resource._properties)
+        return updated
+
+    def delete_resource(self: Any, account_id: str, region_name: str) -> None:
+        delete(account_id, region_name, self._physical_id, self._properties)
+        BRIDGED.forget(region_name, resource_type, self._physical_id)
+
+    body = {
+        # moto files each model under its service, the second part of the module name.
+        "__module__": "moto.cloudformation.cm_emulator",
+        "__init__": __init__,
+        "cloudformation_type": staticmethod(lambda: resource_type),
+        "cloudformation_name_type": staticmethod(lambda: name_property),
+        "has_cfn_attr": classmethod(lambda cls, attr: attr in attributes),
+        "get_cfn_attribute": get_cfn_attribute,
+        "physical_resource_id": property(lambda self: self._physical_id),
+        "create_from_cloudformation_json": classmethod(create_from_cloudformation_json),
+        "update_from_cloudformation_json": classmethod(update_from_cloudformation_json),
+        "delete": delete_resource,
+    }
+    name = "Bridged" + resource_type.replace("::", "")
+    return types.new_class(name, (CloudFormationModel,), exec_body=lambda ns: ns.update(body))
+
+
+def _generated_name(kwargs: dict[str, Any]) -> str:
+    """The name CloudFormation gives a resource whose template names none."""
+    stack_id = str(kwargs.get("StackId", ""))
+    stack = stack_id.split(":stack/", 1)[-1].split("/", 1)[0] or "stack"
+    return f"{stack}-{kwargs.get('LogicalId', 'Resource')}-{uuid.uuid4().hex[:12].upper()}"
+
+
+# -- resource types moto has the API of but not the CloudFormation type ----------------
+
+
+def _create_alarm(name: str, props: dict[str, Any], account: str, region: str,
+                  kwargs: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    from moto.cloudwatch.models import (Dimension, Metric, MetricDataQuery, MetricStat,
+                                        cloudwatch_backends)
+
+    def dimensions(items: list[dict[str, Any]] | None) -> list[Dimension]:
+        return [Dimension(name=d.get("Name"), value=d.get("Value")) for d in items or []]
+
+    queries = None
+    if props.get("Metrics"):
+        queries = []
+        for metric in props["Metrics"]:
+            stat = metric.get("MetricStat")
+            metric_stat = None
+            if stat:
+                inner = stat.get("Metric", {})
+                metric_stat = MetricStat(
+                    metric=Metric(metric_name=inner.get("MetricName"), namespace=inner.get("Namespace"),
+                                  dimensions=dimensions(inner.get("Dimensions"))),
+                    period=stat.get("Period"), stat=stat.get("Stat"), unit=stat.get("Unit"))
+            queries.append(MetricDataQuery(query_id=metric.get("Id"), label=metric.get("Label"),
+                                           period=metric.get("Period"), return_data=metric.get("ReturnData"),
+                                           expression=metric.get("Expression"), metric_stat=metric_stat))
+    alarm_name = props.get("AlarmName") or _generated_name(kwargs)
+    alarm = cloudwatch_backends[account][region].put_metric_alarm(
+        name=alarm_name,
+        namespace=props.get("Namespace"),
+        metric_name=props.get("MetricName"),
+        comparison_operator=props.get("ComparisonOperator"),
+        evaluation_periods=_int_or_none(props.get("EvaluationPeriods")),
+        period=_int_or_none(props.get("Period")),
+        threshold=_float_or_none(props.get("Threshold")),
+        statistic=props.get("Statistic"),
+        description=props.get("AlarmDescription"),
+        dimensions=[{"Name": d.get("Name"), "Value": d.get("Value")} for d in props.get("Dimensions", [])],
+        alarm_actions=list(props.get("AlarmActions", [])),
+        metric_data_queries=queries,
+        datapoints_to_alarm=_int_or_none(props.get("DatapointsToAlarm")),
+        extended_statistic=props.get("ExtendedStatistic"),
+        ok_actions=list(props.get("OKActions", [])),
+        insufficient_data_actions=list(props.get("InsufficientDataActions", [])),
+        unit=props.get("Unit"),
+        actions_enabled=_bool(props.get("ActionsEnabled", True)),
+        treat_missing_data=props.get("TreatMissingData"),
+        evaluate_low_sample_count_percentile=props.get("EvaluateLowSampleCountPercentile"),
+        threshold_metric_id=props.get("ThresholdMetricId"),
+        tags=[{"Key": t["Key"], "Value": t["Value"]} for t in props.get("Tags", [])],
+    )
+    return alarm_name, {"Arn": alarm.alarm_arn}
+
+
+def _delete_alarm(account: str, region: str, name: str, props: dict[str, Any]) -> None:
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    cloudwatch_backends[account][region].delete_alarms([name])
+
+
+def _create_subscription_filter(name: str, props: dict[str, Any], account: str, region: str,
+                                kwargs: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    from moto.logs.models import logs_backends
+
+    filter_name = props.get("FilterName") or _generated_name(kwargs)
+    logs_backends[account][region].put_subscription_filter(
+        log_group_name=props["LogGroupName"], filter_name=filter_name,
+        filter_pattern=props.get("FilterPattern", ""), destination_arn=props["DestinationArn"],
+        role_arn=props.get("RoleArn", ""))
+    return filter_name, {}
+
+
+def _delete_subscription_filter(account: str, region: str, name: str, props: dict[str, Any]) -> None:
+    from moto.logs.models import logs_backends
+
+    group = logs_backends[account][region].groups.get(props["LogGroupName"])
+    if group is not None and name in group.subscription_filters:  # else it went with its group
+        group.delete_subscription_filter(name)
+
+
+def _create_event_invoke_config(name: str, props: dict[str, Any], account: str, region: str,
+                                kwargs: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    from moto.awslambda.models import EventInvokeConfig
+    from moto.awslambda.utils import get_backend
+
+    config = {k: props[k] for k in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds",
+                                    "DestinationConfig") if k in props}
+    for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds"):
+        if key in config:
+            config[key] = int(config[key])
+    function = get_backend(account, region).get_function(props["FunctionName"])
+    # PutFunctionEventInvokeConfig replaces the function's configuration (moto's keeps a
+    # list and answers its first entry); the new one is checked before the old goes.
+    function.event_invoke_config = [EventInvokeConfig(function.function_arn, function.last_modified, config)]
+    qualifier = props.get("Qualifier", "$LATEST")
+    return f"{props['FunctionName']}:{qualifier}", {}
+
+
+def _delete_event_invoke_config(account: str, region: str, name: str, props: dict[str, Any]) -> None:
+    from moto.awslambda.exceptions import UnknownFunctionException
+    from moto.awslambda.utils import get_backend
+
+    try:
+        function = get_backend(account, region).get_function(props["FunctionName"])
+    except UnknownFunctionException:
+        return  # it went with its function
+    function.event_invoke_config = []
+
+
+def _create_sns_subscription(name: str, props: dict[str, Any], account: str, region: str,
+                             kwargs: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    from moto.sns.models import sns_backends
+
+    subscription = sns_backends[account][region].subscribe(
+        props["TopicArn"], props.get("Endpoint", ""), props["Protocol"])
+    return subscription.arn, {"Arn": subscription.arn}
+
+
+def _delete_sns_subscription(account: str, region: str, arn: str, props: dict[str, Any]) -> None:
+    from moto.sns.models import sns_backends
+
+    backend = sns_backends[account][region]
+    if arn in backend.subscriptions:  # else it went with its topic
+        backend.unsubscribe(arn)
+
+
+# -- completions of moto's own models ----------------------------------------------------
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None or value == "" else int(value)
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None or value == "" else float(value)
+
+
+def _bool(value: Any) -> bool:
+    return str(value).lower() == "true" if not isinstance(value, bool) else value
+
+
+def _text(value: Any) -> str:
+    """A template value as CloudFormation passes it on in a string: true, 2500, 0.5."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def _zone_id_starting_with_z(original: Callable[..., str]) -> Callable[..., str]:
+    def generate(identifier: Any, *args: Any, **kwargs: Any) -> str:
+        zone_id = original(identifier, *args, **kwargs)
+        return zone_id if zone_id.startswith("Z") else "Z" + zone_id[1:]
+
+    return generate
+
+
+def _wrap_create(model: type, bridge: str, complete: Callable[..., Any],
+                 strip: tuple[str, ...] = ()) -> None:
+    """Replaces ``model``'s create_from_cloudformation_json by moto's (given the
+    properties but those in ``strip``) followed by ``complete(resource, properties,
+    account, region, kwargs)``, which does what moto's model leaves out and returns the
+    properties to record (None: nothing was bridged for this resource)."""
+    original = model.create_from_cloudformation_json
+
+    def create(cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
+               region_name: str, **kwargs: Any) -> Any:
+        properties = _properties(cloudformation_json)
+        given = dict(cloudformation_json, Properties={k: v for k, v in properties.items() if k not in strip})
+        resource = original.__func__(cls, resource_name, given, account_id, region_name, **kwargs)
+        recorded = complete(resource, properties, account_id, region_name, kwargs)
+        if recorded is not None:
+            BRIDGED.record(bridge, region_name, kwargs, str(getattr(resource, "physical_resource_id", "")),
+                           recorded)
+        return resource
+
+    model.create_from_cloudformation_json = classmethod(create)
+
+
+def _fully_qualified(name: Any) -> Any:
+    return name + "." if isinstance(name, str) and name and not name.endswith(".") else name
+
+
+def _create_zone_fully_qualified(original: Callable[..., Any]) -> Callable[..., Any]:
+    def create(cls: type, resource_name: str, *args: Any, **kwargs: Any) -> Any:
+        return original.__func__(cls, _fully_qualified(resource_name), *args, **kwargs)
+
+    return create
+
+
+def _create_record_fully_qualified(original: Callable[..., Any]) -> Callable[..., Any]:
+    def create(cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
+               region_name: str, **kwargs: Any) -> Any:
+        properties = _properties(cloudformation_json)
+        given = dict(cloudformation_json, Properties=dict(properties, Name=_fully_qualified(properties.get("Name"))))
+        record = original.__func__(cls, _fully_qualified(resource_name), given, account_id, region_name, **kwargs)
+        record.cm_ref = properties.get("Name", resource_name)
+        return record
+
+    return create
+
+
+def _complete_hosted_zone(zone: Any, props: dict[str, Any], account: str, region: str,
+                          kwargs: dict[str, Any]) -> dict[str, Any]:
+    from moto.route53.models import route53_backends
+    from moto.utilities.utils import get_partition
+
+    config = props.get("HostedZoneConfig") or {}
+    if config.get("Comment") is not None:
+        zone.comment = config["Comment"]
+    logging = props.get("QueryLoggingConfig") or {}
+    if logging.get("CloudWatchLogsLogGroupArn"):
+        route53_backends[account][get_partition(region)].create_query_logging_config(
+            zone.resource_id, logging["CloudWatchLogsLogGroupArn"])
+    return props
+
+
+def _hosted_zone_attribute(self: Any, attribute_name: str) -> Any:
+    from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+    if attribute_name == "NameServers":
+        return list(self.delegation_set.name_servers) if self.delegation_set else []
+    if attribute_name == "Id":
+        return self.resource_id
+    raise UnformattedGetAttTemplateException()
+
+
+def _log_group_attribute(original: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
+    def get_cfn_attribute(self: Any, attribute_name: str) -> Any:
+        value = original(self, attribute_name)
+        if attribute_name == "Arn" and isinstance(value, str) and not value.endswith(":*"):
+            return f"{value}:*"
+        return value
+
+    return get_cfn_attribute
+
+
+def _sg_permission(rule: dict[str, Any], egress: bool) -> tuple[list[Any], list[dict[str, str]]]:
+    """(ip ranges, source groups) of one CloudFormation security group rule."""
+    ranges: list[Any] = []
+    description = {"Description": rule["Description"]} if rule.get("Description") else {}
+    if rule.get("CidrIp"):
+        ranges.append({"CidrIp": rule["CidrIp"], **description})
+    if rule.get("CidrIpv6"):
+        ranges.append({"CidrIpv6": rule["CidrIpv6"], **description})
+    group_key = "DestinationSecurityGroupId" if egress else "SourceSecurityGroupId"
+    groups = []
+    if rule.get(group_key):
+        groups.append({"GroupId": rule[group_key], **description})
+    if not egress and rule.get("SourceSecurityGroupName"):
+        groups.append({"GroupName": rule["SourceSecurityGroupName"], **description})
+    return ranges, groups
+
+
+def _complete_security_group(group: Any, props: dict[str, Any], account: str, region: str,
+                             kwargs: dict[str, Any]) -> dict[str, Any] | None:
+    from moto.ec2.models import ec2_backends
+
+    backend = ec2_backends[account][region]
+    for rule in props.get("SecurityGroupIngress", []):
+        ranges, groups = _sg_permission(rule, egress=False)
+        backend.authorize_security_group_ingress(
+            group_name_or_id=group.id, ip_protocol=str(rule["IpProtocol"]),
+            from_port=_int_or_none(rule.get("FromPort")), to_port=_int_or_none(rule.get("ToPort")),
+            ip_ranges=ranges, source_groups=groups, vpc_id=group.vpc_id)
+    if "SecurityGroupEgress" in props:
+        for rule in list(group.egress_rules):
+            group.egress_rules.remove(rule)
+        for rule in props["SecurityGroupEgress"]:
+            ranges, groups = _sg_permission(rule, egress=True)
+            backend.authorize_security_group_egress(
+                group_name_or_id=group.id, ip_protocol=str(rule["IpProtocol"]),
+                from_port=_int_or_none(rule.get("FromPort")), to_port=_int_or_none(rule.get("ToPort")),
+                ip_ranges=ranges, source_groups=groups, vpc_id=group.vpc_id)
+    return {k: props[k] for k in ("SecurityGroupIngress", "SecurityGroupEgress") if k in props}
+
+
+def _complete_subnet(subnet: Any, props: dict[str, Any], account: str, region: str,
+                     kwargs: dict[str, Any]) -> dict[str, Any] | None:
+    if "MapPublicIpOnLaunch" not in props:
+        return None
+    subnet.map_public_ip_on_launch = _bool(props["MapPublicIpOnLaunch"])
+    return {"MapPublicIpOnLaunch": subnet.map_public_ip_on_launch}
+
+
+def _run_instances_resolving(original: Callable[..., Any]) -> Callable[..., Any]:
+    prefix = "resolve:ssm:"
+
+    def run_instances(backend: Any, image_id: str, *args: Any, **kwargs: Any) -> Any:
+        from moto.ssm.models import ssm_backends
+
+        given = image_id
+        if isinstance(image_id, str) and image_id.startswith(prefix):
+            parameter = ssm_backends[backend.account_id][backend.region_name].get_parameter(
+                image_id[len(prefix):])
+            if parameter is None:
+                from moto.ec2.exceptions import InvalidAMIIdError
+
+                raise InvalidAMIIdError(image_id)
+            image_id = parameter.value
+        reservation = original(backend, image_id, *args, **kwargs)
+        if image_id != given:
+            for instance in reservation.instances:
+                BRIDGED.record("ImageId resolve:ssm:", backend.region_name,
+                               {"ResourceType": "AWS::EC2::Instance"}, instance.id,
+                               {"ImageId": given, "ResolvedImageId": image_id})
+        return reservation
+
+    return run_instances
+
+
+def _complete_group_hooks(group: Any, props: dict[str, Any], account: str, region: str,
+                          kwargs: dict[str, Any]) -> dict[str, Any] | None:
+    from moto.autoscaling.models import autoscaling_backends
+
+    hooks = props.get("LifecycleHookSpecificationList") or []
+    backend = autoscaling_backends[account][region]
+    for hook in hooks:
+        backend.create_lifecycle_hook(
+            name=hook["LifecycleHookName"], as_name=group.name,
+            transition=hook["LifecycleTransition"],
+            timeout=_int_or_none(hook.get("HeartbeatTimeout")),
+            result=hook.get("DefaultResult", "ABANDON"))
+    return {"LifecycleHookSpecificationList": hooks} if hooks else None
+
+
+def _api_names(value: Any) -> Any:
+    """CloudFormation's PascalCase property names -> the ECS API's camelCase names."""
+    special = {"EFSVolumeConfiguration": "efsVolumeConfiguration", "FilesystemId": "fileSystemId",
+               "IAM": "iam"}
+    if isinstance(value, list):
+        return [_api_names(v) for v in value]
+    if isinstance(value, dict):
+        return {special.get(k, k[:1].lower() + k[1:]): (v if k == "Options" else _api_names(v))
+                for k, v in value.items()}
+    return value
+
+
+def _create_task_definition(cls: type, resource_name: str, cloudformation_json: dict[str, Any],
+                            account_id: str, region_name: str, **kwargs: Any) -> Any:
+    from moto.ecs.models import ecs_backends
+
+    props = _properties(cloudformation_json)
+    family = props.get("Family") or _generated_name(kwargs)
+
+    def text(key: str) -> str | None:
+        return None if props.get(key) is None else str(props[key])
+
+    definition = ecs_backends[account_id][region_name].register_task_definition(
+        family=family,
+        container_definitions=_api_names(props.get("ContainerDefinitions", [])),
+        volumes=_api_names(props.get("Volumes", [])),
+        network_mode=props.get("NetworkMode"),
+        tags=_api_names(props.get("Tags", [])),
+        placement_constraints=_api_names(props.get("PlacementConstraints", [])),
+        requires_compatibilities=props.get("RequiresCompatibilities"),
+        cpu=text("Cpu"),
+        memory=text("Memory"),
+        task_role_arn=props.get("TaskRoleArn"),
+        execution_role_arn=props.get("ExecutionRoleArn"),
+        proxy_configuration=_api_names(props.get("ProxyConfiguration")),
+        runtime_platform=_api_names(props.get("RuntimePlatform")),
+        ipc_mode=props.get("IpcMode"),
+        pid_mode=props.get("PidMode"),
+        ephemeral_storage=_api_names(props.get("EphemeralStorage")),
+    )
+    BRIDGED.record("AWS::ECS::TaskDefinition", region_name, kwargs, definition.arn, props)
+    return definition
+
+
+def _update_task_definition(cls: type, original_resource: Any, new_resource_name: str,
+                            cloudformation_json: dict[str, Any], account_id: str, region_name: str) -> Any:
+    from moto.ecs.models import ecs_backends
+
+    kwargs = {"LogicalId": getattr(original_resource, "logical_resource_id", ""),
+              "ResourceType": "AWS::ECS::TaskDefinition"}
+    definition = _create_task_definition(cls, new_resource_name, cloudformation_json, account_id,
+                                         region_name, **kwargs)
+    ecs_backends[account_id][region_name].deregister_task_definition(original_resource.arn)
+    BRIDGED.forget(region_name, "AWS::ECS::TaskDefinition", original_resource.arn)
+    return definition
+
+
+def _update_function_completed(original: Callable[..., Any]) -> Callable[..., Any]:
+    def update(cls: type, original_resource: Any, new_resource_name: str, cloudformation_json: dict[str, Any],
+               account_id: str, region_name: str) -> Any:
+        function = original.__func__(cls, original_resource, new_resource_name, cloudformation_json,
+                                     account_id, region_name)
+        _complete_function(function, _properties(cloudformation_json), account_id, region_name, {})
+        return function
+
+    return update
+
+
+def _references_with_sub(original: Callable[[Any], list[str]]) -> Callable[[Any], list[str]]:
+    """moto's get_references_from_template, plus the names an Fn::Sub refers to."""
+
+    def get_references_from_template(template: Any) -> list[str]:
+        references = list(original(template))
+        stack = [template]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, list):
+                stack.extend(node)
+            elif isinstance(node, dict):
+                sub = node.get("Fn::Sub")
+                if sub is not None:
+                    text, local = (sub, {}) if isinstance(sub, str) else (sub[0], sub[1] if len(sub) > 1 else {})
+                    references += [n for n in re.findall(r"\$\{([^!}][^}]*)\}", str(text))
+                                   if "." not in n and n not in local]
+                stack.extend(node.values())
+        return references
+
+    return get_references_from_template
+
+
+def _complete_function(function: Any, props: dict[str, Any], account: str, region: str,
+                       kwargs: dict[str, Any]) -> dict[str, Any] | None:
+    kept: dict[str, Any] = {}
+    variables = function.environment_vars or {}
+    if any(not isinstance(v, str) for v in variables.values()):
+        function.environment_vars = {k: _text(v) for k, v in variables.items()}
+        kept["Environment"] = {"Variables": function.environment_vars}
+    if props.get("Architectures"):
+        function.architectures = list(props["Architectures"])
+        kept["Architectures"] = function.architectures
+    if props.get("LoggingConfig"):
+        function.cm_logging_config = dict(props["LoggingConfig"])
+        kept["LoggingConfig"] = function.cm_logging_config
+    if props.get("Tags"):
+        function.tags = {t["Key"]: t["Value"] for t in props["Tags"]}
+        kept["Tags"] = props["Tags"]
+    return kept or None
+
+
+def _function_configuration(original: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    def get_configuration(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        config = original(self, *args, **kwargs)
+        logging = getattr(self, "cm_logging_config", None)
+        if logging:
+            config["LoggingConfig"] = {
+                "LogFormat": logging.get("LogFormat", "Text"),
+                "LogGroup": logging.get("LogGroup", f"/aws/lambda/{self.function_name}"),
+                **{k: logging[k] for k in ("ApplicationLogLevel", "SystemLogLevel") if k in logging},
+            }
+        return config
+
+    return get_configuration
+
+
+# -- the template language and the stack -------------------------------------------------
+
+_NO_VALUE = type("NoValue", (), {"__repr__": lambda self: "AWS::NoValue"})()
+
+
+def _clean_json_without_novalue(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """moto's clean_json, where Ref AWS::NoValue removes the list element or object
+    member it stands for."""
+
+    def clean_json(resource_json: Any, resources_map: Any) -> Any:
+        if resource_json == {"Ref": "AWS::NoValue"}:
+            return _NO_VALUE
+        cleaned = original(resource_json, resources_map)
+        if isinstance(cleaned, list):
+            return [v for v in cleaned if v is not _NO_VALUE]
+        if isinstance(cleaned, dict):
+            return {k: v for k, v in cleaned.items() if v is not _NO_VALUE}
+        return cleaned
+
+    return clean_json
+
+
+class StackRefused(Exception):
+    """A stack CloudFormation refuses before it makes anything (a ValidationError)."""
+
+
+def rule_value(node: Any, values: dict[str, Any]) -> Any:
+    """A Rules expression (Ref, Fn::Equals, Fn::Not, Fn::And, Fn::Or, Fn::Contains,
+    Fn::EachMemberEquals, Fn::EachMemberIn) on parameter ``values``."""
+    if isinstance(node, list):
+        return [rule_value(n, values) for n in node]
+    if not isinstance(node, dict):
+        return str(node)
+    if len(node) != 1:
+        raise StackRefused(f"Template error: a rule expression has {len(node)} keys: {sorted(node)}")
+    (fn, arg), = node.items()
+    if fn == "Ref":
+        if arg not in values:
+            raise StackRefused(f"Template error: a rule refers to {arg}, which is not a parameter")
+        value = values[arg]
+        return [str(v) for v in value] if isinstance(value, list) else str(value)
+    if fn == "Fn::Equals":
+        left, right = (rule_value(x, values) for x in arg)
+        return left == right
+    if fn == "Fn::Not":
+        return not rule_value(arg[0], values)
+    if fn == "Fn::And":
+        return all(rule_value(x, values) for x in arg)
+    if fn == "Fn::Or":
+        return any(rule_value(x, values) for x in arg)
+    if fn == "Fn::Contains":
+        return rule_value(arg[1], values) in rule_value(arg[0], values)
+    if fn == "Fn::EachMemberEquals":
+        return all(v == rule_value(arg[1], values) for v in rule_value(arg[0], values))
+    if fn == "Fn::EachMemberIn":
+        allowed = rule_value(arg[1], values)
+        return all(v in allowed for v in rule_value(arg[0], values))
+    raise StackRefused(f"Template error: {fn} is not a rule function")
+
+
+def rule_failures(template: dict[str, Any], values: dict[str, Any]) -> list[str]:
+    """The AssertDescription of each failed assertion of the template's Rules."""
+    failures = []
+    for name, rule in (template.get("Rules") or {}).items():
+        if "RuleCondition" in rule and not rule_value(rule["RuleCondition"], values):
+            continue
+        for assertion in rule.get("Assertions", []):
+            if not rule_value(assertion["Assert"], values):
+                text = assertion.get("AssertDescription") or f"Assertion of rule {name} failed"
+                failures.append(" ".join(str(text).split()))
+    return failures
+
+
+def parameter_failures(template: dict[str, Any], values: dict[str, Any]) -> list[str]:
+    """CloudFormation's message for each parameter value outside its constraints."""
+    failures = []
+    for name, declared in (template.get("Parameters") or {}).items():
+        if name not in values:
+            continue
+        value = values[name]
+        texts = [str(v) for v in value] if isinstance(value, list) else [str(value)]
+        problems = []
+        for text in texts:
+            allowed = declared.get("AllowedValues")
+            if allowed is not None and text not in [str(v) for v in allowed]:
+                problems.append(f"Parameter '{name}' must be one of AllowedValues")
+            pattern = declared.get("AllowedPattern")
+            if pattern is not None and not re.fullmatch(pattern, text):
+                problems.append(f"Parameter '{name}' must match pattern {pattern}")
+            if "MinLength" in declared and len(text) < int(declared["MinLength"]):
+                problems.append(f"Parameter '{name}' must contain at least {declared['MinLength']} characters")
+            if "MaxLength" in declared and len(text) > int(declared["MaxLength"]):
+                problems.append(f"Parameter '{name}' must contain at most {declared['MaxLength']} characters")
+            if declared.get("Type") == "Number":
+                try:
+                    number = float(text)
+                except ValueError:
+                    problems.append(f"Parameter '{name}' must be a number")
+                    continue
+                if "MinValue" in declared and number < float(declared["MinValue"]):
+                    problems.append(f"Parameter '{name}' must be a number not less than {declared['MinValue']}")
+                if "MaxValue" in declared and number > float(declared["MaxValue"]):
+                    problems.append(f"Parameter '{name}' must be a number not greater than {declared['MaxValue']}")
+        if problems:
+            constraint = declared.get("ConstraintDescription")
+            failures.append(f"Parameter '{name}' failed to satisfy constraint: {' '.join(str(constraint).split())}"
+                            if constraint else problems[0])
+    return failures
+
+
+def _check_parameters_and_rules(resource_map: Any) -> None:
+    """Refuses the stack with CloudFormation's ValidationError, before any resource is
+    made, if a parameter is outside its constraints or an assertion of the Rules fails."""
+    from moto.cloudformation.exceptions import ValidationError
+
+    template = resource_map._template
+    values = dict(resource_map.resolved_parameters)
+    try:
+        failures = parameter_failures(template, values)
+        if not failures:
+            values.update({"AWS::Region": resource_map._region_name,
+                           "AWS::AccountId": resource_map._account_id, "AWS::Partition": "aws",
+                           "AWS::StackName": resource_map["AWS::StackName"],
+                           "AWS::StackId": resource_map["AWS::StackId"]})
+            failures = rule_failures(template, values)
+    except StackRefused as err:
+        failures = [str(err)]
+    if failures:
+        raise ValidationError(message=" ".join(failures))
+
+
+def _load_checked(original: Callable[[Any], None]) -> Callable[[Any], None]:
+    def load(resource_map: Any) -> None:
+        original(resource_map)
+        _check_parameters_and_rules(resource_map)
+
+    return load
+
+
+def _update_checked(original: Callable[..., None]) -> Callable[..., None]:
+    """ResourceMap.update, after the new template and parameters pass the checks."""
+
+    def update(resource_map: Any, template: dict[str, Any], parameters: dict[str, Any] | None = None) -> None:
+        probe = copy.copy(resource_map)
+        probe._template = template
+        probe.input_parameters = parameters if parameters else resource_map.input_parameters
+        probe.resolved_parameters = {}
+        probe._parsed_resources = dict(resource_map._parsed_resources)
+        probe.load_parameters()
+        _check_parameters_and_rules(probe)
+        original(resource_map, template, parameters)
+
+    return update
+
+
+class ResourceFailed(Exception):
+    def __init__(self, logical_id: str, resource_type: str, reason: str):
+        super().__init__(f"{logical_id} ({resource_type}): {reason}")
+        self.logical_id, self.resource_type, self.reason = logical_id, resource_type, reason
+
+
+def _parse_and_create_reporting(original: Callable[..., Any]) -> Callable[..., Any]:
+    def parse_and_create_resource(logical_id: str, resource_json: dict[str, Any], *args: Any,
+                                  **kwargs: Any) -> Any:
+        try:
+            return original(logical_id, resource_json, *args, **kwargs)
+        except (ResourceFailed, StackRefused):
+            raise
+        except Exception as err:  # noqa: BLE001 - any error of moto's is the resource's failure
+            reason = getattr(err, "message", None) or str(err) or type(err).__name__
+            raise ResourceFailed(logical_id, str(resource_json.get("Type", "")),
+                                 f"{type(err).__name__}: {reason}") from err
+
+    return parse_and_create_resource
+
+
+def _parse_and_update_reporting(original: Callable[..., Any]) -> Callable[..., Any]:
+    def parse_and_update_resource(logical_id: str, resource_json: dict[str, Any], *args: Any,
+                                  **kwargs: Any) -> Any:
+        try:
+            return original(logical_id, resource_json, *args, **kwargs)
+        except ResourceFailed:
+            raise
+        except Exception as err:  # noqa: BLE001 - any error of moto's is the resource's failure
+            reason = getattr(err, "message", None) or str(err) or type(err).__name__
+            raise ResourceFailed(logical_id, str(resource_json.get("Type", "")),
+                                 f"{type(err).__name__}: {reason}") from err
+
+    return parse_and_update_resource
+
+
+def _create_resources_reporting(original: Callable[[Any], None]) -> Callable[[Any], None]:
+    def create_resources(stack: Any) -> None:
+        from moto.cloudformation.models import Event
+
+        try:
+            original(stack)
+        except ResourceFailed as err:
+            made = stack.resource_map._parsed_resources
+            stack.resource_map._resource_json_map = {
+                k: v for k, v in stack.resource_map._resource_json_map.items()
+                if k in made and made[k] is not None}
+            stack.events.append(Event(
+                stack_id=stack.stack_id, stack_name=stack.name, logical_resource_id=err.logical_id,
+                physical_resource_id="", resource_type=err.resource_type, resource_status="CREATE_FAILED",
+                resource_status_reason=err.reason, resource_properties=None))
+            stack.status = "CREATE_FAILED"
+            stack.output_map._output_json_map = {}  # a stack that failed has no outputs
+            stack._add_stack_event(
+                "CREATE_FAILED",
+                resource_status_reason=f"The following resource(s) failed to create: [{err.logical_id}].")
+
+    return create_resources
+
+
+def _update_reporting(original: Callable[..., None]) -> Callable[..., None]:
+    def update(stack: Any, *args: Any, **kwargs: Any) -> None:
+        from moto.cloudformation.models import Event
+
+        try:
+            original(stack, *args, **kwargs)
+        except ResourceFailed as err:
+            stack.events.append(Event(
+                stack_id=stack.stack_id, stack_name=stack.name, logical_resource_id=err.logical_id,
+                physical_resource_id="", resource_type=err.resource_type, resource_status="UPDATE_FAILED",
+                resource_status_reason=err.reason, resource_properties=None))
+            stack.status = "UPDATE_FAILED"
+            stack._add_stack_event(
+                "UPDATE_FAILED",
+                resource_status_reason=f"The following resource(s) failed to update: [{err.logical_id}].")
+
+    return update
+
+
+_CFN_INSTALLED = False
+
+
+def install_cfn_bridges() -> None:
+    """Installs every bridge of CFN_BRIDGES into moto (once per process)."""
+    global _CFN_INSTALLED
+    if _CFN_INSTALLED:
+        return
+    from moto.autoscaling.models import FakeAutoScalingGroup
+    from moto.awslambda.models import LambdaFunction
+    from moto.cloudformation import models as cfn_models
+    from moto.cloudformation import parsing
+    from moto.ec2.models.instances import InstanceBackend
+    from moto.ec2.models.security_groups import SecurityGroup
+    from moto.ec2.models.subnets import Subnet
+    from moto.ecs.models import TaskDefinition
+    from moto.logs.models import LogGroup
+    from moto.route53.models import FakeZone, HostedZoneIdentifier, RecordSet
+
+    installed = {
+        "AWS::CloudWatch::Alarm": _bridged_model(
+            "AWS::CloudWatch::Alarm", "AlarmName", {"Arn": "Arn"},
+            _create_alarm, _delete_alarm),
+        "AWS::Logs::SubscriptionFilter": _bridged_model(
+            "AWS::Logs::SubscriptionFilter", "FilterName", {},
+            _create_subscription_filter, _delete_subscription_filter),
+        "AWS::Lambda::EventInvokeConfig": _bridged_model(
+            "AWS::Lambda::EventInvokeConfig", "", {},
+            _create_event_invoke_config, _delete_event_invoke_config),
+        "AWS::SNS::Subscription": _bridged_model(
+            "AWS::SNS::Subscription", "", {"Arn": "Arn"},
+            _create_sns_subscription, _delete_sns_subscription),
+    }
+    parsing.clean_json = _clean_json_without_novalue(parsing.clean_json)
+    installed["AWS::NoValue in a list"] = parsing.clean_json
+    _wrap_create(FakeZone, "AWS::Route53::HostedZone", _complete_hosted_zone)
+    FakeZone.get_cfn_attribute = _hosted_zone_attribute
+    FakeZone.has_cfn_attr = classmethod(lambda cls, attr: attr in ("NameServers", "Id"))
+    installed["AWS::Route53::HostedZone"] = FakeZone
+    FakeZone.create_from_cloudformation_json = classmethod(
+        _create_zone_fully_qualified(FakeZone.create_from_cloudformation_json))
+    RecordSet.create_from_cloudformation_json = classmethod(
+        _create_record_fully_qualified(RecordSet.create_from_cloudformation_json))
+    ref_of_record = RecordSet.physical_resource_id
+    RecordSet.physical_resource_id = property(lambda r: getattr(r, "cm_ref", None) or ref_of_record.fget(r))
+    installed["Route 53 names are fully qualified"] = RecordSet
+    HostedZoneIdentifier.generate = _zone_id_starting_with_z(HostedZoneIdentifier.generate)
+    installed["Route 53 hosted zone ids"] = HostedZoneIdentifier
+    LogGroup.get_cfn_attribute = _log_group_attribute(LogGroup.get_cfn_attribute)
+    installed["AWS::Logs::LogGroup Arn"] = LogGroup
+    _wrap_create(SecurityGroup, "AWS::EC2::SecurityGroup rules", _complete_security_group,
+                 strip=("SecurityGroupIngress", "SecurityGroupEgress"))
+    installed["AWS::EC2::SecurityGroup rules"] = SecurityGroup
+    _wrap_create(Subnet, "AWS::EC2::Subnet MapPublicIpOnLaunch", _complete_subnet)
+    installed["AWS::EC2::Subnet MapPublicIpOnLaunch"] = Subnet
+    InstanceBackend.run_instances = _run_instances_resolving(InstanceBackend.run_instances)
+    installed["ImageId resolve:ssm:"] = InstanceBackend.run_instances
+    _wrap_create(FakeAutoScalingGroup, "AWS::AutoScaling::AutoScalingGroup LifecycleHookSpecificationList",
+                 _complete_group_hooks)
+    installed["AWS::AutoScaling::AutoScalingGroup LifecycleHookSpecificationList"] = FakeAutoScalingGroup
+    TaskDefinition.create_from_cloudformation_json = classmethod(_create_task_definition)
+    TaskDefinition.update_from_cloudformation_json = classmethod(_update_task_definition)
+    installed["AWS::ECS::TaskDefinition"] = TaskDefinition
+    _wrap_create(LambdaFunction, "AWS::Lambda::Function configuration", _complete_function)
+    LambdaFunction.update_from_cloudformation_json = classmethod(
+        _update_function_completed(LambdaFunction.update_from_cloudformation_json))
+    LambdaFunction.get_configuration = _function_configuration(LambdaFunction.get_configuration)
+    installed["AWS::Lambda::Function configuration"] = LambdaFunction
+
+    parsing.ResourceMap.load = _load_checked(parsing.ResourceMap.load)
+    parsing.ResourceMap.update = _update_checked(parsing.ResourceMap.update)
+    installed["Rules"] = installed["Parameter constraints"] = parsing.ResourceMap.load
+    parsing.parse_and_create_resource = _parse_and_create_reporting(parsing.parse_and_create_resource)
+    parsing.parse_and_update_resource = _parse_and_update_reporting(parsing.parse_and_update_resource)
+    cfn_models.Stack.create_resources = _create_resources_reporting(cfn_models.Stack.create_resources)
+    cfn_models.Stack.update = _update_reporting(cfn_models.Stack.update)
+    installed["Resource creation failure"] = parsing.parse_and_create_resource
+    cfn_models.Stack.stack_resources = property(
+        lambda stack: [r for r in stack.resource_map.values() if r is not None])
+    installed["Resources whose Condition is false"] = cfn_models.Stack.stack_resources
+    parsing.get_references_from_template = _references_with_sub(parsing.get_references_from_template)
+    installed["Stack updates: parameters in Fn::Sub"] = parsing.get_references_from_template
+
+    missing = set(CFN_BRIDGES) ^ set(installed)
+    if missing:
+        raise RuntimeError(f"CFN_BRIDGES and the installed bridges differ: {sorted(missing)}")
+    for cache in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+        cache.cache_clear()
+    _CFN_INSTALLED = True
 
 
 # ---------------------------------------------------------------------------
@@ -382,7 +1451,8 @@ def _json(start_response: StartResponse, status: int, doc: Any) -> list[bytes]:
 
 
 class Bridge:
-    """WSGI middleware: RPCv2-CBOR for CloudWatch, CompleteLifecycleAction, counts."""
+    """WSGI middleware: RPCv2-CBOR for CloudWatch, CompleteLifecycleAction, the
+    harness endpoints, counts and faults (the CloudFormation bridges live in moto)."""
 
     def __init__(self, app: Callable[[Environ, StartResponse], Iterable[bytes]],
                  lifecycle: LifecycleActions):
@@ -413,6 +1483,8 @@ class Bridge:
                     code = "Throttling;Sender" if fault == "throttle" else "ServiceUnavailable;Receiver"
                     extra.append(("x-amzn-query-error", code))
                 return _respond(start_response, status, error, content_type, extra)
+        elif path == "/moto-api/reset":
+            BRIDGED.reset()
         if path.startswith(RPCV2_PREFIX):
             return self._cloudwatch_cbor(environ, start_response, path, body)
         service, region = signing_scope(environ)
@@ -508,6 +1580,21 @@ class Bridge:
         if path == "/_cm/sns-messages" and method == "GET":
             region = parse_qs(environ.get("QUERY_STRING", "")).get("region", ["us-east-1"])[0]
             return _json(start_response, 200, moto_sns_messages(region))
+        if path == "/_cm/bridges" and method == "GET":
+            return _json(start_response, 200, [{"Bridge": k, "Why": v} for k, v in CFN_BRIDGES.items()])
+        if path == "/_cm/bridged" and method == "GET":
+            query = parse_qs(environ.get("QUERY_STRING", ""))
+            return _json(start_response, 200, BRIDGED.snapshot(query.get("stack", [None])[0],
+                                                               query.get("region", [None])[0]))
+        if path == "/_cm/eventbridge/route" and method == "POST":
+            try:
+                doc = json.loads(body or b"{}")
+                if not isinstance(doc.get("Event"), dict):
+                    raise ValueError("Event must be an object")
+                return _json(start_response, 200, moto_route_event(
+                    str(doc.get("Region", "us-east-1")), doc["Event"], str(doc.get("EventBusName", "default"))))
+            except ValueError as err:
+                return _json(start_response, 400, {"error": str(err)})
         if path == "/_cm/faults" and method == "POST":
             try:
                 return _json(start_response, 200, self.faults.add(json.loads(body or b"{}")))
@@ -534,6 +1621,7 @@ def _xml_escape(text: str) -> str:
 def build_app() -> Bridge:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+    install_cfn_bridges()
     return Bridge(DomainDispatcherApplication(create_backend_app), LifecycleActions(moto_hook_exists))
 
 

@@ -320,3 +320,416 @@ def test_bad_fault_requests_are_refused(endpoint):
                 {"operation": "x:Y", "kind": "throttle", "count": 0}):
         status, answer = harness(endpoint, "/_cm/faults", doc)
         assert status == 400 and answer["error"], doc
+
+
+# -- bridge 3: CloudFormation ------------------------------------------------------
+
+
+def deploy(endpoint: str, template: dict, parameters: dict | None = None, name: str = "cm-bridge-test",
+           region: str = "us-east-1"):
+    """Creates the stack; (its description, its resources by logical id)."""
+    cloudformation = client("cloudformation", endpoint) if region == "us-east-1" else boto3.client(
+        "cloudformation", endpoint_url=endpoint, region_name=region, aws_access_key_id="test",
+        aws_secret_access_key="test")
+    cloudformation.create_stack(
+        StackName=name, TemplateBody=json.dumps(template),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()])
+    stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+    events = cloudformation.describe_stack_events(StackName=name)["StackEvents"]
+    stack["Failed"] = {e["LogicalResourceId"]: e.get("ResourceStatusReason", "") for e in events
+                       if e["ResourceStatus"].endswith("_FAILED")}
+    resources = cloudformation.describe_stack_resources(StackName=name)["StackResources"]
+    return stack, {r["LogicalResourceId"]: r for r in resources}
+
+
+def outputs(stack: dict) -> dict:
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs") or []}
+
+
+def bridged(endpoint: str, logical_id: str) -> dict:
+    _, items = harness(endpoint, "/_cm/bridged?stack=cm-bridge-test")
+    found = [i for i in items if i["LogicalResourceId"] == logical_id]
+    assert len(found) == 1, items
+    return found[0]
+
+
+# A function (and the role Lambda requires), for templates that need one.
+ROLE = {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {
+    "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                            "Action": "sts:AssumeRole"}]}}}
+FUNCTION = {
+    "Type": "AWS::Lambda::Function",
+    "Properties": {
+        "FunctionName": "cm-bridge-fn", "Runtime": "provided.al2023", "Handler": "bootstrap",
+        "Role": {"Fn::GetAtt": ["Role", "Arn"]}, "Code": {"ZipFile": "placeholder"},
+    },
+}
+
+
+def test_every_bridge_is_listed_with_why_it_is_faithful(endpoint):
+    status, bridges = harness(endpoint, "/_cm/bridges")
+    assert status == 200
+    assert [b["Bridge"] for b in bridges] == list(cm_emulator.CFN_BRIDGES)
+    assert all(len(b["Why"]) > 40 for b in bridges)
+
+
+def test_alarm_is_made_with_put_metric_alarm_and_listed_as_bridged(endpoint):
+    template = {
+        "Resources": {
+            "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "cm-bridge-topic"}},
+            "Idle": {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+                "AlarmName": "cm-bridge-idle", "ComparisonOperator": "LessThanOrEqualToThreshold",
+                "Threshold": 2500, "EvaluationPeriods": 30, "DatapointsToAlarm": 30,
+                "TreatMissingData": "breaching", "AlarmActions": [{"Ref": "Topic"}],
+                "Metrics": [
+                    {"Id": "network", "ReturnData": False, "MetricStat": {
+                        "Metric": {"Namespace": "AWS/EC2", "MetricName": "NetworkIn",
+                                   "Dimensions": [{"Name": "AutoScalingGroupName", "Value": "g"}]},
+                        "Period": 60, "Stat": "Sum"}},
+                    {"Id": "activity", "Expression": "FILL(network, 0) / 60", "ReturnData": True},
+                ]}},
+        },
+        "Outputs": {"Name": {"Value": {"Ref": "Idle"}}, "Arn": {"Value": {"Fn::GetAtt": ["Idle", "Arn"]}}},
+    }
+    stack, resources = deploy(endpoint, template)
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack["Failed"]
+    alarm = client("cloudwatch", endpoint).describe_alarms(AlarmNames=["cm-bridge-idle"])["MetricAlarms"][0]
+    assert alarm["AlarmActions"] == ["arn:aws:sns:us-east-1:123456789012:cm-bridge-topic"]
+    assert [m["Id"] for m in alarm["Metrics"]] == ["network", "activity"]
+    assert outputs(stack) == {"Name": "cm-bridge-idle", "Arn": alarm["AlarmArn"]}
+    assert resources["Idle"]["PhysicalResourceId"] == "cm-bridge-idle"
+    item = bridged(endpoint, "Idle")
+    assert (item["Bridge"], item["ResourceType"], item["Properties"]["Threshold"]) == (
+        "AWS::CloudWatch::Alarm", "AWS::CloudWatch::Alarm", 2500)
+    client("cloudformation", endpoint).delete_stack(StackName="cm-bridge-test")
+    assert client("cloudwatch", endpoint).describe_alarms(AlarmNames=["cm-bridge-idle"])["MetricAlarms"] == []
+    assert harness(endpoint, "/_cm/bridged?stack=cm-bridge-test")[1] == []
+
+
+def test_subscription_filter_event_invoke_config_and_sns_subscription(endpoint):
+    template = {
+        "Resources": {
+            "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "cm-bridge-failures"}},
+            "Role": ROLE,
+            "Function": FUNCTION,
+            "Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "/aws/route53/mc.example.com"}},
+            "Filter": {"Type": "AWS::Logs::SubscriptionFilter", "Properties": {
+                "LogGroupName": {"Ref": "Logs"}, "FilterPattern": "",
+                "DestinationArn": {"Fn::GetAtt": ["Function", "Arn"]}}},
+            "InvokeConfig": {"Type": "AWS::Lambda::EventInvokeConfig", "Properties": {
+                "FunctionName": {"Ref": "Function"}, "Qualifier": "$LATEST", "MaximumRetryAttempts": 2,
+                "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": ["Queue", "Arn"]}}}}},
+            "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "cm-bridge-topic"}},
+            "Email": {"Type": "AWS::SNS::Subscription", "Properties": {
+                "TopicArn": {"Ref": "Topic"}, "Protocol": "email", "Endpoint": "owner@example.com"}},
+        },
+    }
+    stack, resources = deploy(endpoint, template)
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack["Failed"]
+    filters = client("logs", endpoint).describe_subscription_filters(
+        logGroupName="/aws/route53/mc.example.com")["subscriptionFilters"]
+    assert [f["destinationArn"] for f in filters] == [
+        "arn:aws:lambda:us-east-1:123456789012:function:cm-bridge-fn"]
+    assert filters[0]["filterName"].startswith("cm-bridge-test-Filter-")
+    assert resources["Filter"]["PhysicalResourceId"] == filters[0]["filterName"]
+    config = client("lambda", endpoint).get_function_event_invoke_config(FunctionName="cm-bridge-fn")
+    assert config["MaximumRetryAttempts"] == 2
+    assert config["DestinationConfig"]["OnFailure"]["Destination"].endswith(":cm-bridge-failures")
+    subscriptions = client("sns", endpoint).list_subscriptions()["Subscriptions"]
+    assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions] == [("email", "owner@example.com")]
+    assert resources["Email"]["PhysicalResourceId"] == subscriptions[0]["SubscriptionArn"]
+    assert {bridged(endpoint, i)["Bridge"] for i in ("Filter", "InvokeConfig", "Email")} == {
+        "AWS::Logs::SubscriptionFilter", "AWS::Lambda::EventInvokeConfig", "AWS::SNS::Subscription"}
+
+
+def test_hosted_zone_record_and_query_log_as_route53_keeps_them(endpoint):
+    template = {
+        "Resources": {
+            "Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "/aws/route53/mc.example.com"}},
+            "Zone": {"Type": "AWS::Route53::HostedZone", "Properties": {
+                "Name": "mc.example.com", "HostedZoneConfig": {"Comment": "Container Manager mc"},
+                "QueryLoggingConfig": {"CloudWatchLogsLogGroupArn": {"Fn::GetAtt": ["Logs", "Arn"]}}}},
+            "Record": {"Type": "AWS::Route53::RecordSet", "Properties": {
+                "HostedZoneId": {"Ref": "Zone"}, "Name": "mc.example.com", "Type": "A", "TTL": "1",
+                "ResourceRecords": ["0.0.0.0"]}},
+        },
+        "Outputs": {
+            "NameServers": {"Value": {"Fn::Join": [",", {"Fn::GetAtt": ["Zone", "NameServers"]}]}},
+            "ZoneId": {"Value": {"Fn::GetAtt": ["Zone", "Id"]}},
+            "Record": {"Value": {"Ref": "Record"}},
+            "LogsArn": {"Value": {"Fn::GetAtt": ["Logs", "Arn"]}},
+        },
+    }
+    stack, resources = deploy(endpoint, template)
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack["Failed"]
+    zone_id = resources["Zone"]["PhysicalResourceId"]
+    out = outputs(stack)
+    assert zone_id.startswith("Z") and out["ZoneId"] == zone_id
+    assert out["Record"] == "mc.example.com"
+    assert out["LogsArn"] == "arn:aws:logs:us-east-1:123456789012:log-group:/aws/route53/mc.example.com:*"
+    route53 = client("route53", endpoint)
+    zone = route53.get_hosted_zone(Id=zone_id)
+    assert zone["HostedZone"]["Name"] == "mc.example.com."
+    assert zone["HostedZone"]["Config"]["Comment"] == "Container Manager mc"
+    assert out["NameServers"].split(",") == zone["DelegationSet"]["NameServers"]
+    logging = route53.list_query_logging_configs()["QueryLoggingConfigs"]
+    assert [(c["HostedZoneId"], c["CloudWatchLogsLogGroupArn"]) for c in logging] == [(zone_id, out["LogsArn"])]
+    # The functions' UPSERT replaces the template's record: one A record, fully qualified.
+    route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [{
+        "Action": "UPSERT", "ResourceRecordSet": {"Name": "mc.example.com", "Type": "A", "TTL": 1,
+                                                  "ResourceRecords": [{"Value": "192.0.2.10"}]}}]})
+    records = [r for r in route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+               if r["Type"] == "A"]
+    assert [(r["Name"], r["ResourceRecords"]) for r in records] == [
+        ("mc.example.com.", [{"Value": "192.0.2.10"}])]
+
+
+def test_security_group_rules_over_ipv4_and_ipv6_and_novalue_in_a_list(endpoint):
+    template = {
+        "Parameters": {"UdpPorts": {"Type": "String", "Default": ""}},
+        "Conditions": {"Udp": {"Fn::Not": [{"Fn::Equals": [{"Ref": "UdpPorts"}, ""]}]}},
+        "Resources": {
+            "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.42.0.0/16"}},
+            "Group": {"Type": "AWS::EC2::SecurityGroup", "Properties": {
+                "GroupName": "cm-bridge-sg", "GroupDescription": "players", "VpcId": {"Ref": "Vpc"},
+                "SecurityGroupIngress": [
+                    {"IpProtocol": "tcp", "FromPort": "25565", "ToPort": "25565", "CidrIp": "0.0.0.0/0",
+                     "Description": "v4"},
+                    {"IpProtocol": "tcp", "FromPort": "25565", "ToPort": "25565", "CidrIpv6": "::/0",
+                     "Description": "v6"},
+                    {"Fn::If": ["Udp", {"IpProtocol": "udp", "FromPort": 1, "ToPort": 1, "CidrIp": "0.0.0.0/0"},
+                                {"Ref": "AWS::NoValue"}]},
+                ],
+                "SecurityGroupEgress": [{"IpProtocol": "-1", "CidrIp": "0.0.0.0/0", "Description": "out"}]}},
+        },
+    }
+    stack, resources = deploy(endpoint, template)
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack["Failed"]
+    group = client("ec2", endpoint).describe_security_groups(
+        GroupIds=[resources["Group"]["PhysicalResourceId"]])["SecurityGroups"][0]
+    assert [(p["IpProtocol"], p["FromPort"], p["IpRanges"], p["Ipv6Ranges"]) for p in group["IpPermissions"]] == [
+        ("tcp", 25565, [{"CidrIp": "0.0.0.0/0", "Description": "v4"}], [{"CidrIpv6": "::/0", "Description": "v6"}])]
+    assert [(p["IpProtocol"], p["IpRanges"]) for p in group["IpPermissionsEgress"]] == [
+        ("-1", [{"CidrIp": "0.0.0.0/0", "Description": "out"}])]
+    assert len(bridged(endpoint, "Group")["Properties"]["SecurityGroupIngress"]) == 2
+
+
+def test_public_subnet_and_ami_resolved_at_launch(endpoint):
+    template = {
+        "Resources": {
+            "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.42.0.0/16"}},
+            "Subnet": {"Type": "AWS::EC2::Subnet", "Properties": {
+                "VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.42.0.0/24", "MapPublicIpOnLaunch": True,
+                "AvailabilityZone": "us-east-1a"}},
+        },
+    }
+    _, resources = deploy(endpoint, template)
+    ec2 = client("ec2", endpoint)
+    parameter = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
+    ami = client("ssm", endpoint).get_parameter(Name=parameter)["Parameter"]["Value"]
+    instance = ec2.run_instances(ImageId=f"resolve:ssm:{parameter}", MinCount=1, MaxCount=1,
+                                 SubnetId=resources["Subnet"]["PhysicalResourceId"])["Instances"][0]
+    described = ec2.describe_instances(InstanceIds=[instance["InstanceId"]])["Reservations"][0]["Instances"][0]
+    assert described["ImageId"] == ami and ami.startswith("ami-")
+    assert described.get("PublicIpAddress")
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        ec2.run_instances(ImageId="resolve:ssm:/no/such/parameter", MinCount=1, MaxCount=1)
+    assert err.value.response["Error"]["Code"] == "InvalidAMIID.NotFound"
+
+
+def test_group_hooks_task_definition_and_function_configuration(endpoint):
+    ec2 = client("ec2", endpoint)
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    template = {
+        "Parameters": {"IdleMinutes": {"Type": "Number", "Default": 30}},
+        "Resources": {
+            "Template": {"Type": "AWS::EC2::LaunchTemplate", "Properties": {
+                "LaunchTemplateName": "cm-bridge-lt", "LaunchTemplateData": {"ImageId": image,
+                                                                             "InstanceType": "t3.medium"}}},
+            "Group": {"Type": "AWS::AutoScaling::AutoScalingGroup", "Properties": {
+                "AutoScalingGroupName": "cm-bridge-asg", "MinSize": "0", "MaxSize": "1",
+                "AvailabilityZones": ["us-east-1a"],
+                "LaunchTemplate": {"LaunchTemplateId": {"Ref": "Template"},
+                                   "Version": {"Fn::GetAtt": ["Template", "LatestVersionNumber"]}},
+                "LifecycleHookSpecificationList": [{
+                    "LifecycleHookName": "cm-bridge-drain", "HeartbeatTimeout": 600, "DefaultResult": "CONTINUE",
+                    "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING"}]}},
+            "Task": {"Type": "AWS::ECS::TaskDefinition", "Properties": {
+                "Family": "cm-bridge-task", "NetworkMode": "bridge", "RequiresCompatibilities": ["EC2"],
+                "ExecutionRoleArn": "arn:aws:iam::123456789012:role/exec",
+                "Volumes": [{"Name": "data", "EFSVolumeConfiguration": {
+                    "FilesystemId": "fs-0123456789abcdef0", "RootDirectory": "/", "TransitEncryption": "ENABLED"}}],
+                "ContainerDefinitions": [{"Name": "mc", "Image": "itzg/minecraft-server", "Memory": 3584,
+                                          "Essential": True, "MountPoints": [{"SourceVolume": "data",
+                                                                              "ContainerPath": "/data"}],
+                                          "LogConfiguration": {"LogDriver": "awslogs", "Options": {
+                                              "awslogs-group": "/ecs/mc"}}}]}},
+            "Role": ROLE,
+            "Function": {"Type": "AWS::Lambda::Function", "Properties": dict(
+                FUNCTION["Properties"], Architectures=["arm64"],
+                LoggingConfig={"LogFormat": "JSON", "ApplicationLogLevel": "DEBUG", "SystemLogLevel": "WARN"},
+                Tags=[{"Key": "cm:record", "Value": "mc.example.com"}],
+                Environment={"Variables": {"IDLE_MINUTES": {"Ref": "IdleMinutes"}, "STOP": "false"}})},
+        },
+    }
+    stack, _ = deploy(endpoint, template)
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack["Failed"]
+    hooks = client("autoscaling", endpoint).describe_lifecycle_hooks(
+        AutoScalingGroupName="cm-bridge-asg")["LifecycleHooks"]
+    assert [(h["LifecycleHookName"], h["LifecycleTransition"], h["HeartbeatTimeout"], h["DefaultResult"])
+            for h in hooks] == [("cm-bridge-drain", "autoscaling:EC2_INSTANCE_TERMINATING", 600, "CONTINUE")]
+    task = client("ecs", endpoint).describe_task_definition(taskDefinition="cm-bridge-task")["taskDefinition"]
+    assert task["networkMode"] == "bridge" and task["requiresCompatibilities"] == ["EC2"]
+    assert task["executionRoleArn"] == "arn:aws:iam::123456789012:role/exec"
+    assert task["volumes"] == [{"name": "data", "efsVolumeConfiguration": {
+        "fileSystemId": "fs-0123456789abcdef0", "rootDirectory": "/", "transitEncryption": "ENABLED"}}]
+    assert task["containerDefinitions"][0]["logConfiguration"]["options"] == {"awslogs-group": "/ecs/mc"}
+    lambda_ = client("lambda", endpoint)
+    config = lambda_.get_function_configuration(FunctionName="cm-bridge-fn")
+    assert config["Architectures"] == ["arm64"]
+    assert config["LoggingConfig"] == {"LogFormat": "JSON", "ApplicationLogLevel": "DEBUG",
+                                       "SystemLogLevel": "WARN", "LogGroup": "/aws/lambda/cm-bridge-fn"}
+    assert config["Environment"]["Variables"] == {"IDLE_MINUTES": "30", "STOP": "false"}
+    assert lambda_.list_tags(Resource=config["FunctionArn"])["Tags"] == {"cm:record": "mc.example.com"}
+
+
+RULES_TEMPLATE = {
+    "Parameters": {
+        "Component": {"Type": "String", "Default": "all", "AllowedValues": ["all", "dns", "container"]},
+        "ContainerName": {"Type": "String", "Default": "mc", "AllowedPattern": "^[a-z]([a-z0-9-]{0,17}[a-z0-9])?$",
+                          "MaxLength": 19, "ConstraintDescription": "a DNS label"},
+        "IdleMinutes": {"Type": "Number", "Default": 30, "MinValue": 5, "MaxValue": 1440},
+    },
+    "Rules": {
+        "DnsInUsEast1": {
+            "RuleCondition": {"Fn::Not": [{"Fn::Equals": [{"Ref": "Component"}, "container"]}]},
+            "Assertions": [{"Assert": {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]},
+                            "AssertDescription": "DNS components deploy only in us-east-1."}]},
+    },
+    "Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "cm-bridge-topic"}}},
+}
+
+
+@pytest.mark.parametrize("region, parameters, message", [
+    ("eu-west-1", {}, "DNS components deploy only in us-east-1."),
+    ("us-east-1", {"Component": "everything"}, "Parameter 'Component' must be one of AllowedValues"),
+    ("us-east-1", {"ContainerName": "mc-"}, "Parameter 'ContainerName' failed to satisfy constraint: a DNS label"),
+    ("us-east-1", {"IdleMinutes": "4"}, "Parameter 'IdleMinutes' must be a number not less than 5"),
+])
+def test_rules_and_parameter_constraints_refuse_before_anything_is_made(endpoint, region, parameters, message):
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        deploy(endpoint, RULES_TEMPLATE, parameters, region=region)
+    assert err.value.response["Error"]["Code"] == "ValidationError"
+    assert err.value.response["Error"]["Message"] == message
+    sns = boto3.client("sns", endpoint_url=endpoint, region_name=region, aws_access_key_id="test",
+                       aws_secret_access_key="test")
+    assert sns.list_topics()["Topics"] == []
+
+
+def test_a_deploy_within_the_rules_is_made(endpoint):
+    stack, resources = deploy(endpoint, RULES_TEMPLATE, {"Component": "container", "IdleMinutes": "60"},
+                              region="eu-west-1")
+    assert stack["StackStatus"] == "CREATE_COMPLETE" and list(resources) == ["Topic"]
+
+
+def test_a_resource_that_cannot_be_made_fails_the_stack_with_its_reason(endpoint):
+    template = {
+        "Conditions": {"Never": {"Fn::Equals": ["a", "b"]}},
+        "Resources": {
+            "First": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "/cm/same"}},
+            "Second": {"Type": "AWS::Logs::LogGroup", "DependsOn": "First",
+                       "Properties": {"LogGroupName": "/cm/same"}},
+            "Skipped": {"Type": "AWS::SNS::Topic", "Condition": "Never"},
+        },
+        "Outputs": {"Group": {"Value": {"Ref": "Second"}}},
+    }
+    stack, resources = deploy(endpoint, template)
+    assert stack["StackStatus"] == "CREATE_FAILED"
+    assert "Outputs" not in stack
+    assert list(resources) == ["First"]
+    events = client("cloudformation", endpoint).describe_stack_events(StackName="cm-bridge-test")["StackEvents"]
+    failed = {e["LogicalResourceId"]: e.get("ResourceStatusReason", "") for e in events
+              if e["ResourceStatus"] == "CREATE_FAILED"}
+    assert "already exists" in failed["Second"], failed
+    assert failed["cm-bridge-test"] == "The following resource(s) failed to create: [Second]."
+
+
+def test_resources_whose_condition_is_false_are_not_listed(endpoint):
+    template = {
+        "Conditions": {"Never": {"Fn::Equals": ["a", "b"]}},
+        "Resources": {
+            "Kept": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "cm-bridge-kept"}},
+            "Skipped": {"Type": "AWS::SNS::Topic", "Condition": "Never", "Properties": {"TopicName": "x"}},
+        },
+    }
+    _, resources = deploy(endpoint, template)
+    assert list(resources) == ["Kept"]
+    listed = client("cloudformation", endpoint).list_stack_resources(StackName="cm-bridge-test")
+    assert [r["LogicalResourceId"] for r in listed["StackResourceSummaries"]] == ["Kept"]
+
+
+def test_rule_expressions_evaluate_like_cloudformation():
+    values = {"Component": "container", "AWS::Region": "eu-west-1", "Zones": ["a", "b"]}
+    assert cm_emulator.rule_value({"Fn::Equals": [{"Ref": "Component"}, "container"]}, values) is True
+    assert cm_emulator.rule_value({"Fn::Not": [{"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}]}, values)
+    assert cm_emulator.rule_value({"Fn::Contains": [["all", "dns"], {"Ref": "Component"}]}, values) is False
+    assert cm_emulator.rule_value({"Fn::EachMemberIn": [{"Ref": "Zones"}, ["a", "b", "c"]]}, values) is True
+    with pytest.raises(cm_emulator.StackRefused):
+        cm_emulator.rule_value({"Ref": "Missing"}, values)
+
+
+def test_an_update_replaces_the_task_definition_and_keeps_the_function_configuration(endpoint):
+    template = {
+        "Parameters": {"Image": {"Type": "String", "Default": "itzg/minecraft-server:latest"},
+                       "LogLevel": {"Type": "String", "Default": "INFO"},
+                       "Name": {"Type": "String", "Default": "mc"}},
+        "Resources": {
+            "Task": {"Type": "AWS::ECS::TaskDefinition", "Properties": {
+                "Family": "cm-bridge-task", "NetworkMode": "bridge",
+                "ContainerDefinitions": [{"Name": "mc", "Image": {"Ref": "Image"}, "Memory": 512}]}},
+            "Role": ROLE,
+            "Function": {"Type": "AWS::Lambda::Function", "Properties": dict(
+                FUNCTION["Properties"], Code={"S3Bucket": "cm-bridge-code", "S3Key": "fn.zip"},
+                LoggingConfig={"LogFormat": "JSON", "ApplicationLogLevel": {"Ref": "LogLevel"}},
+                Environment={"Variables": {"DOMAIN_NAME": {"Fn::Sub": "${Name}.example.com"}}})},
+        },
+    }
+    s3 = client("s3", endpoint)
+    s3.create_bucket(Bucket="cm-bridge-code")
+    s3.put_object(Bucket="cm-bridge-code", Key="fn.zip", Body=b"PK\x05\x06" + b"\x00" * 18)
+    deploy(endpoint, template)
+    client("cloudformation", endpoint).update_stack(
+        StackName="cm-bridge-test", TemplateBody=json.dumps(template),
+        Parameters=[{"ParameterKey": "Image", "ParameterValue": "itzg/minecraft-server:java21"},
+                    {"ParameterKey": "LogLevel", "ParameterValue": "DEBUG"},
+                    {"ParameterKey": "Name", "ParameterValue": "mc2"}])
+    ecs = client("ecs", endpoint)
+    latest = ecs.describe_task_definition(taskDefinition="cm-bridge-task")["taskDefinition"]
+    assert (latest["revision"], latest["networkMode"], latest["containerDefinitions"][0]["image"]) == (
+        2, "bridge", "itzg/minecraft-server:java21")
+    assert ecs.describe_task_definition(taskDefinition="cm-bridge-task:1")["taskDefinition"]["status"] == "INACTIVE"
+    stack = client("cloudformation", endpoint).describe_stacks(StackName="cm-bridge-test")["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    config = client("lambda", endpoint).get_function_configuration(FunctionName="cm-bridge-fn")
+    assert config["LoggingConfig"]["ApplicationLogLevel"] == "DEBUG"
+    assert config["Environment"]["Variables"] == {"DOMAIN_NAME": "mc2.example.com"}
+
+
+def test_a_resource_that_cannot_be_updated_fails_the_update_with_its_reason(endpoint):
+    def template(retries: int) -> dict:
+        return {"Resources": {
+            "Role": ROLE,
+            "Function": FUNCTION,
+            "InvokeConfig": {"Type": "AWS::Lambda::EventInvokeConfig", "Properties": {
+                "FunctionName": {"Ref": "Function"}, "Qualifier": "$LATEST", "MaximumRetryAttempts": retries}},
+        }}
+
+    deploy(endpoint, template(2))
+    cloudformation = client("cloudformation", endpoint)
+    cloudformation.update_stack(StackName="cm-bridge-test", TemplateBody=json.dumps(template(3)))
+    assert cloudformation.describe_stacks(StackName="cm-bridge-test")["Stacks"][0]["StackStatus"] == "UPDATE_FAILED"
+    events = cloudformation.describe_stack_events(StackName="cm-bridge-test")["StackEvents"]
+    failed = {e["LogicalResourceId"]: e.get("ResourceStatusReason", "") for e in events
+              if e["ResourceStatus"] == "UPDATE_FAILED"}
+    assert "less than or equal to 2" in failed["InvokeConfig"], failed
+    assert failed["cm-bridge-test"] == "The following resource(s) failed to update: [InvokeConfig]."

@@ -9,6 +9,8 @@
 //! | [`function`] | one function process behind its own Runtime API server: [`Function`] |
 //! | [`process`] | starting any child process (killed when dropped) |
 //! | [`story`] | the whole lifecycle of one container, which the demo prints and `tests/e2e.rs` checks |
+//! | [`presence`] | the presence story: a real Minecraft server's players counted, the idle alarm played, a failed boot stopped (`tests/presence.rs`) |
+//! | [`game_servers`] | game servers for the presence probe: flying-squid, mineflayer bots and gamedig from `tests/fixtures/game-servers`, and a status responder in Rust |
 //! | [`contract`] | each function's environment variables checked against the docs, template.yaml and events/env.json |
 //! | [`http`] | the few lines of HTTP/1.1 the emulator's harness and the Runtime API need |
 //!
@@ -17,11 +19,15 @@
 
 pub mod contract;
 pub mod emulator;
+pub mod env_json;
 pub mod events;
 pub mod function;
+pub mod game_servers;
 pub mod http;
+pub mod presence;
 pub mod process;
 pub mod runtime_api;
+pub mod stack;
 pub mod story;
 
 use std::path::PathBuf;
