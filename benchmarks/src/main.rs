@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use cm_testkit::events::now_rfc3339;
 use cm_testkit::function::Spec;
 use cm_testkit::repo_root;
-use cm_testkit::story::{Step, Story, FUNCTIONS};
+use cm_testkit::story::{Step, Story, ALL_FUNCTIONS};
 
 use measure::{cold_starts, sizes, warm_invocations, Measured, Target, INVOKE_TIMEOUT};
 use report::{Row, PYTHON_BASELINE};
@@ -67,7 +67,7 @@ fn options() -> Options {
     let mut o = Options {
         runs: 20,
         warm: 1000,
-        functions: FUNCTIONS.iter().map(|s| s.to_string()).collect(),
+        functions: ALL_FUNCTIONS.iter().map(|s| s.to_string()).collect(),
         python: Some(root.join(".venv/bin/python")),
         baseline: true,
         json: None,
@@ -95,7 +95,7 @@ fn options() -> Options {
                 if let Some(bad) = o
                     .functions
                     .iter()
-                    .find(|f| !FUNCTIONS.contains(&f.as_str()))
+                    .find(|f| !ALL_FUNCTIONS.contains(&f.as_str()))
                 {
                     usage(&format!("unknown function {bad:?}"));
                 }
@@ -143,6 +143,7 @@ async fn targets(o: &Options, story: &mut Story) -> Result<Vec<Target>, String> 
         }
         targets.push(Target {
             name: name.clone(),
+            function: name.clone(),
             spec: Spec::new(name, &binary)
                 .envs(env())
                 .timeouts(INVOKE_TIMEOUT, INVOKE_TIMEOUT),
@@ -153,6 +154,7 @@ async fn targets(o: &Options, story: &mut Story) -> Result<Vec<Target>, String> 
             let script = repo_root().join("benchmarks/python/bootstrap.py");
             targets.push(Target {
                 name: PYTHON_BASELINE.into(),
+                function: name.clone(),
                 spec: Spec::new(PYTHON_BASELINE, python)
                     .args([script.to_string_lossy().into_owned()])
                     .envs(env())
@@ -180,11 +182,19 @@ async fn run(o: &Options) -> Result<(), String> {
         o.warm,
         logs.display()
     );
-    let targets = targets(o, &mut story).await?;
+    let mut targets = targets(o, &mut story).await?;
 
     let mut rows = Vec::new();
     let mut failed = false;
-    for target in &targets {
+    for target in &mut targets {
+        // The event again, just before its target is measured: the targets measured
+        // before may have changed the group (the watchdog's alarm stops it, and the
+        // presence probe and the ECS sync need its InService instance).
+        target.event = story
+            .typical_event(&target.function)
+            .await
+            .map_err(|e| format!("no event for {}: {e}", target.function))?;
+        let target = &*target;
         let mut m = Measured::default();
         if let Some(binary) = &target.binary {
             sizes(binary, o.python.as_deref(), &logs, &mut m);

@@ -20,6 +20,9 @@ const WARM_UP: usize = 9;
 /// baseline (`python bootstrap.py`).
 pub struct Target {
     pub name: String,
+    /// The function whose typical event the target gets (the baseline: the
+    /// trigger's).
+    pub function: String,
     pub spec: Spec,
     pub event: Value,
     /// The bootstrap binary, whose size is measured too (`None` for the baseline).

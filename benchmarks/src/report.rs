@@ -155,10 +155,19 @@ pub fn report(o: &Options, rows: &[Row], started: &str) -> String {
              new process per run with the event already queued, spawn -> response received, \
              {} runs. Warm: one process, {} events one after another, latency (queued -> \
              response received) of the 10th to the last. Peak RSS: the process's VmHWM. Zip: \
-             the bootstrap alone, deflated (level 9).{}",
+             the bootstrap alone, deflated (level 9).{}{}",
             o.functions_dir.display(),
             o.runs,
             o.warm,
+            if rows.iter().any(|r| r.name == "presence-probe") {
+                " The presence probe's tick finds the group's instance InService and asks a \
+                 Minecraft Java status responder on 127.0.0.1 (Server List Ping; \
+                 `cm_testkit::game_servers::StatusResponder`), which answers 1 player: one \
+                 status exchange and one PutMetricData per tick (the first tick also tags \
+                 the instance and tells that it is playable)."
+            } else {
+                ""
+            },
             if o.extra_env.is_empty() {
                 String::new()
             } else {

@@ -8,7 +8,7 @@
 use std::ffi::OsString;
 use std::fs::File;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// Where a process's standard output and standard error go.
@@ -20,6 +20,9 @@ pub enum Sink {
     Log(PathBuf),
     /// Standard output to a pipe ([`Process::take_stdout`]); standard error inherited.
     PipeStdout,
+    /// Standard output to a pipe ([`Process::take_stdout`]); standard error into
+    /// this file (created, or emptied if it exists).
+    PipeStdoutLog(PathBuf),
     /// Both to pipes, read by [`Process::output`].
     Capture,
 }
@@ -115,6 +118,11 @@ impl Spawn {
             Sink::PipeStdout => {
                 command.stdout(Stdio::piped());
             }
+            Sink::PipeStdoutLog(path) => {
+                let file = File::create(path)
+                    .map_err(|e| format!("create the log {}: {e}", path.display()))?;
+                command.stdout(Stdio::piped()).stderr(file);
+            }
             Sink::Capture => {
                 command.stdout(Stdio::piped()).stderr(Stdio::piped());
             }
@@ -151,6 +159,12 @@ impl Process {
     /// The standard output pipe, with [`Sink::PipeStdout`] (once).
     pub fn take_stdout(&mut self) -> Option<ChildStdout> {
         self.child.as_mut().and_then(|c| c.stdout.take())
+    }
+
+    /// The standard input pipe, with [`Spawn::stdin_piped`] (once): the caller writes
+    /// to it, and closes it by dropping it.
+    pub fn take_stdin(&mut self) -> Option<ChildStdin> {
+        self.child.as_mut().and_then(|c| c.stdin.take())
     }
 
     /// The exit status, if the process has ended.

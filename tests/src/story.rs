@@ -22,6 +22,7 @@ use serde_json::Value;
 use crate::emulator::{self, ACCOUNT, REGION};
 use crate::events;
 use crate::function::{Function, Spec};
+use crate::game_servers::StatusResponder;
 use crate::{Emulator, Outcome};
 
 pub const CONTAINER: &str = "mc";
@@ -40,6 +41,19 @@ pub const FUNCTIONS: [&str; 4] = [
     "dns-query-trigger",
     "asg-ecs-sync",
     "dns-record-updater",
+    "watchdog-scale-down",
+];
+
+/// The presence probe's binary (its story is [`crate::presence`]).
+pub const PRESENCE_PROBE: &str = "presence-probe";
+
+/// Every function, the lifecycle's four and the presence probe: what the benchmarks
+/// measure, in this order (the probe before the watchdog, which stops the group).
+pub const ALL_FUNCTIONS: [&str; 5] = [
+    "dns-query-trigger",
+    "asg-ecs-sync",
+    "dns-record-updater",
+    PRESENCE_PROBE,
     "watchdog-scale-down",
 ];
 
@@ -83,6 +97,9 @@ pub struct Story {
     report: Report,
     on_step: Box<dyn FnMut(&Step) + Send>,
     token_counter: u32,
+    /// The game server the presence probe asks in the benchmarks (started by
+    /// [`Story::typical_event`]).
+    game: Option<StatusResponder>,
 }
 
 /// The four functions, running.
@@ -120,6 +137,7 @@ impl Story {
             report: Report::default(),
             on_step,
             token_counter: 0,
+            game: None,
             emulator,
         };
         story.step(
@@ -191,6 +209,24 @@ impl Story {
                 ("CONTAINER_NAME", CONTAINER.into()),
                 ("IDLE_MINUTES", "30".into()),
             ],
+            // The game server is the story's status responder on 127.0.0.1 (the
+            // emulator's instances have no reachable address).
+            PRESENCE_PROBE => vec![
+                ("ASG_NAME", GROUP.into()),
+                ("GAME_PROTOCOL", "minecraft-java".into()),
+                (
+                    "GAME_PORT",
+                    self.game.as_ref().map_or(25565, |g| g.port).to_string(),
+                ),
+                ("GAME_HOST", "127.0.0.1".into()),
+                ("METRIC_NAMESPACE", "ContainerManager".into()),
+                (
+                    "METRIC_DIMENSIONS",
+                    r#"{"ContainerName":"cm-demo-mc"}"#.into(),
+                ),
+                ("SNS_TOPIC_ARN", self.topic_arn()),
+                ("CONTAINER_NAME", CONTAINER.into()),
+            ],
             _ => Vec::new(),
         };
         let mut env = self.emulator.aws_env();
@@ -210,25 +246,40 @@ impl Story {
     /// The event each function gets in the benchmarks, the one its everyday work
     /// starts from: a query-log batch with a lookup of the container (trigger), the
     /// launch of the group's in-service instance (ECS sync, DNS updater; the group is
-    /// scaled to 1 first if it has none), the idle alarm (watchdog).
+    /// scaled to 1 first if it has none), the schedule's tick while a game server
+    /// answers (presence probe: the group scaled to 1 likewise, and the story's
+    /// status responder started, reporting 1 player), the idle alarm (watchdog).
     pub async fn typical_event(&mut self, name: &str) -> Result<Value, String> {
         match name {
             "dns-query-trigger" => Ok(events::sample("dns-query-trigger/query-log-match.json")),
             "asg-ecs-sync" | "dns-record-updater" => {
-                if self.in_service_instance().await.is_none() {
-                    cm_core::autoscaling::set_desired_capacity(&self.autoscaling, GROUP, 1)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                }
-                let instance = self
-                    .in_service_instance()
-                    .await
-                    .ok_or("the group has no InService instance after scaling to 1")?;
+                let instance = self.serving_instance().await?;
                 Ok(self.asg_event("launch-successful.json", &instance))
+            }
+            PRESENCE_PROBE => {
+                self.serving_instance().await?;
+                if self.game.is_none() {
+                    self.game = Some(StatusResponder::start(1)?);
+                }
+                let mut tick = events::sample("presence-probe/schedule.json");
+                tick["time"] = events::now_rfc3339().into();
+                Ok(tick)
             }
             "watchdog-scale-down" => Ok(self.idle_alarm_event().await),
             other => Err(format!("no such function: {other}")),
         }
+    }
+
+    /// The group's InService instance, after scaling the group to 1 if it has none.
+    async fn serving_instance(&self) -> Result<String, String> {
+        if self.in_service_instance().await.is_none() {
+            cm_core::autoscaling::set_desired_capacity(&self.autoscaling, GROUP, 1)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        self.in_service_instance()
+            .await
+            .ok_or_else(|| "the group has no InService instance after scaling to 1".to_string())
     }
 
     /// The idle alarm going to ALARM, with the alarm's real ARN.

@@ -15,7 +15,7 @@
 //! (into the `--env-vars` file) and the instance id (into the ASG events).
 #![cfg(feature = "sam-local")]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -33,7 +33,7 @@ const TRIGGER: &str = "DnsQueryTriggerFunction";
 const SYNC: &str = "AsgEcsSyncFunction";
 const UPDATER: &str = "DnsRecordUpdaterFunction";
 const WATCHDOG: &str = "WatchdogFunction";
-const FUNCTIONS: [&str; 4] = [TRIGGER, SYNC, UPDATER, WATCHDOG];
+const PROBE: &str = "PresenceProbeFunction";
 
 /// The instance id and lifecycle token the sample ASG events carry.
 const SAMPLE_INSTANCE: &str = "i-0a1b2c3d4e5f60718";
@@ -87,6 +87,9 @@ fn sam_env(emulator: &Emulator) -> Vec<(String, String)> {
 /// The built template and a Docker daemon must be there; `scripts/sam-local` makes
 /// both.
 fn check_prerequisites() {
+    // SAM CLI runs from the repository's root, as a person would run it: it finds the
+    // built template and samconfig.toml there.
+    std::env::set_current_dir(repo_root()).unwrap_or_else(|e| panic!("cd to the repository: {e}"));
     let built = repo_root().join(".aws-sam/build/template.yaml");
     assert!(
         built.exists(),
@@ -99,7 +102,9 @@ fn check_prerequisites() {
     );
 }
 
-/// The address of this machine on the default Docker bridge, as containers see it.
+/// The address of this machine on the default Docker bridge, as containers see it:
+/// the network's gateway, which older daemons leave out of the network's description
+/// (then it is the subnet's first address, which Docker gives the bridge).
 fn bridge_gateway() -> String {
     let out = run(
         "docker",
@@ -108,12 +113,20 @@ fn bridge_gateway() -> String {
             "inspect",
             "bridge",
             "--format",
-            "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
+            "{{range .IPAM.Config}}{{.Gateway}} {{.Subnet}}{{end}}",
         ],
     );
-    let gateway = out.trim().to_string();
-    assert!(!gateway.is_empty(), "the bridge network has no gateway");
-    gateway
+    let mut fields = out.split_whitespace();
+    let (first, second) = (fields.next().unwrap_or_default(), fields.next());
+    if second.is_some() {
+        return first.to_string();
+    }
+    let network: std::net::Ipv4Addr = first
+        .split('/')
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("the bridge network has no IPv4 subnet: {out:?}"));
+    std::net::Ipv4Addr::from(u32::from(network) + 1).to_string()
 }
 
 /// Forwards connections to `host`:(a free port) to 127.0.0.1:`port`; returns the
@@ -331,6 +344,63 @@ impl Local {
         self.emulator.writes().values().sum()
     }
 
+    /// The calls the functions made: all but SAM CLI's own (STS, for the account id).
+    fn function_calls(&self) -> BTreeMap<String, u64> {
+        self.emulator
+            .calls()
+            .into_iter()
+            .filter(|(operation, _)| !operation.starts_with("sts:"))
+            .collect()
+    }
+
+    /// What a person might do by hand: the service's desired count.
+    async fn edit_service(&self, desired: i32) {
+        aws_sdk_ecs::Client::new(&self.sdk)
+            .update_service()
+            .cluster(&self.names.cluster)
+            .service(&self.names.service)
+            .desired_count(desired)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("UpdateService: {e}"));
+    }
+
+    /// What a person might do by hand: the A record's value.
+    async fn edit_record(&self, ip: &str) {
+        use aws_sdk_route53::types::{
+            Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
+        };
+        let record = ResourceRecordSet::builder()
+            .name(&self.names.domain)
+            .r#type(RrType::A)
+            .ttl(1)
+            .resource_records(
+                ResourceRecord::builder()
+                    .value(ip)
+                    .build()
+                    .expect("a value"),
+            )
+            .build()
+            .expect("a name, type and TTL");
+        let change = Change::builder()
+            .action(ChangeAction::Upsert)
+            .resource_record_set(record)
+            .build()
+            .expect("an action and a record");
+        aws_sdk_route53::Client::new(&self.sdk)
+            .change_resource_record_sets()
+            .hosted_zone_id(&self.zone)
+            .change_batch(
+                ChangeBatch::builder()
+                    .changes(change)
+                    .build()
+                    .expect("a change"),
+            )
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("ChangeResourceRecordSets: {e}"));
+    }
+
     /// The sample ASG event `events/asg/<name>` for `instance`, written to a file.
     fn asg_event(&self, name: &str, instance: &str) -> PathBuf {
         let text = std::fs::read_to_string(sample_path(&format!("asg/{name}")))
@@ -359,8 +429,14 @@ impl Local {
         endpoint: Option<&str>,
         extra: &[String],
     ) -> Invoked {
-        let event_arg = event.display().to_string();
-        let env_arg = env_vars.display().to_string();
+        let relative = |path: &Path| {
+            path.strip_prefix(repo_root())
+                .unwrap_or(path)
+                .display()
+                .to_string()
+        };
+        let event_arg = relative(event);
+        let env_arg = relative(env_vars);
         let mut args = vec![
             "local".to_string(),
             "invoke".to_string(),
@@ -402,11 +478,7 @@ impl Local {
             response,
             logs: stderr,
         };
-        let short = event
-            .strip_prefix(repo_root())
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|_| event_arg.clone());
-        report(function, &short, &invoked.summary(), elapsed);
+        report(function, &event_arg, &invoked.summary(), elapsed);
         invoked
     }
 }
@@ -475,25 +547,45 @@ impl Invoked {
 
 /// Every sample event in `events/`, each through `sam local invoke` of the function
 /// it is for, in the order AWS would send them, with the emulator's state after each.
+/// (`start_lambda_serves_repeated_events_from_warm_containers` sends every sample to
+/// the functions it is not for.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_function_with_every_sample_event() {
     let local = Local::start("samples").await;
-    let trigger = |name: &str| sample_path(&format!("dns-query-trigger/{name}"));
-    let watchdog = |name: &str| sample_path(&format!("watchdog-scale-down/{name}"));
+    // The samples this test sends, to check at the end that it sends them all.
+    let mut used = BTreeSet::new();
+    let sample = |name: &str, used: &mut BTreeSet<String>| {
+        used.insert(name.to_string());
+        sample_path(name)
+    };
+
+    // The presence probe while the group is at 0: it asks nothing, puts nothing.
+    let tick = sample("presence-probe/schedule.json", &mut used);
+    let writes = local.writes();
+    let probed = local.invoke(PROBE, &tick);
+    assert_eq!(probed.ok("probe, group at 0")["presence"], "not-probed");
+    assert_eq!(
+        local.writes(),
+        writes,
+        "the probe of a stopped group changes nothing"
+    );
 
     // The trigger: a lookup of the name starts the container; nothing else does.
     for name in [
-        "query-log-other-names.json",
-        "control-message.json",
-        "aws-sample-no-match.json",
+        "dns-query-trigger/query-log-other-names.json",
+        "dns-query-trigger/control-message.json",
+        "dns-query-trigger/aws-sample-no-match.json",
     ] {
         let writes = local.writes();
-        local.invoke(TRIGGER, &trigger(name)).ok(name);
+        local.invoke(TRIGGER, &sample(name, &mut used)).ok(name);
         assert_eq!(local.writes(), writes, "{name} changes nothing");
     }
     assert_eq!(local.desired().await, 0);
     let writes = local.writes();
-    let invoked = local.invoke(TRIGGER, &trigger("malformed-gzip.json"));
+    let invoked = local.invoke(
+        TRIGGER,
+        &sample("dns-query-trigger/malformed-gzip.json", &mut used),
+    );
     let message = invoked.failed("malformed-gzip.json", "InvalidEvent");
     assert!(
         message.contains("gzip"),
@@ -501,9 +593,8 @@ async fn every_function_with_every_sample_event() {
     );
     assert_eq!(local.writes(), writes, "a malformed event changes nothing");
     let calls = local.emulator.call_count("monitoring:PutMetricData");
-    local
-        .invoke(TRIGGER, &trigger("query-log-match.json"))
-        .ok("query-log-match.json");
+    let lookup = sample("dns-query-trigger/query-log-match.json", &mut used);
+    local.invoke(TRIGGER, &lookup).ok("query-log-match.json");
     assert_eq!(
         local.desired().await,
         1,
@@ -515,13 +606,15 @@ async fn every_function_with_every_sample_event() {
         "and puts the keep-alive metric once"
     );
 
-    // The instance is up: the service and the record follow it.
+    // The instance is up: the service and the record follow it. The ASG samples
+    // carry the emulator's instance id instead of the sample's.
     let instance = local.instance().await;
     let ip = local.public_ip(&instance).await;
     assert!(
         !ip.is_empty(),
         "the emulator gives {instance} a public address"
     );
+    used.insert("asg/launch-successful.json".into());
     let launch = local.asg_event("launch-successful.json", &instance);
     local.invoke(SYNC, &launch).ok("sync, launch");
     assert_eq!(
@@ -542,9 +635,20 @@ async fn every_function_with_every_sample_event() {
         "the launch is announced: {messages:?}"
     );
 
+    // The presence probe of the booting server: the emulator's instance has an
+    // address no container can reach, so the count is unknown; within the boot grace
+    // that changes nothing.
+    let writes = local.writes();
+    let probed = local.invoke(PROBE, &tick);
+    let response = probed.ok("probe, booting");
+    assert_eq!(response["presence"], "unknown", "{response}");
+    assert_eq!(response["boot"], "booting", "{response}");
+    assert_eq!(local.writes(), writes, "a booting server is left alone");
+
     // Warm pools: into the pool changes nothing; out of it is a launch, already
     // followed, so it changes nothing either (the record is already right).
     for name in ["launch-into-warm-pool.json", "launch-from-warm-pool.json"] {
+        used.insert(format!("asg/{name}"));
         let event = local.asg_event(name, &instance);
         local.invoke(SYNC, &event).ok(name);
         local.invoke(UPDATER, &event).ok(name);
@@ -553,23 +657,64 @@ async fn every_function_with_every_sample_event() {
         assert_eq!(local.messages().len(), 1, "{name} announces nothing");
     }
 
+    // The scheduled runs heal what a missed event or a hand left behind.
+    local.edit_service(0).await;
+    local.edit_record("192.0.2.99").await;
+    let schedule = sample("asg/scheduled-event.json", &mut used);
+    local.invoke(SYNC, &schedule).ok("sync, scheduled run");
+    assert_eq!(
+        local.service_desired().await,
+        1,
+        "the scheduled run restores the service"
+    );
+    local
+        .invoke(UPDATER, &schedule)
+        .ok("updater, scheduled run");
+    assert_eq!(
+        local.record().await,
+        ip,
+        "the scheduled run restores the record"
+    );
+    let writes = local.writes();
+    local
+        .invoke(SYNC, &schedule)
+        .ok("sync, scheduled run, nothing to heal");
+    local
+        .invoke(UPDATER, &schedule)
+        .ok("updater, scheduled run, nothing to heal");
+    assert_eq!(
+        local.writes(),
+        writes,
+        "a scheduled run with nothing to heal changes nothing"
+    );
+
     // The watchdog while the container runs: OK and a normal scale-in are ignored,
     // the left-up alarm only tells people (STOP_WHEN_LEFT_UP is false), idle stops.
-    for name in ["alarm-idle-ok.json", "ecs-task-scaled-in.json"] {
+    for name in [
+        "watchdog-scale-down/alarm-idle-ok.json",
+        "watchdog-scale-down/ecs-task-scaled-in.json",
+    ] {
         let writes = local.writes();
-        local.invoke(WATCHDOG, &watchdog(name)).ok(name);
+        local.invoke(WATCHDOG, &sample(name, &mut used)).ok(name);
         assert_eq!(local.writes(), writes, "{name} changes nothing");
     }
+    let told = local.messages().len();
     local
-        .invoke(WATCHDOG, &watchdog("alarm-left-up.json"))
+        .invoke(
+            WATCHDOG,
+            &sample("watchdog-scale-down/alarm-left-up.json", &mut used),
+        )
         .ok("alarm-left-up.json");
     assert_eq!(local.desired().await, 1, "left up: told, not stopped");
-    assert_eq!(local.messages().len(), 2, "left up: people are told");
+    assert_eq!(local.messages().len(), told + 1, "left up: people are told");
     local
-        .invoke(WATCHDOG, &watchdog("alarm-idle.json"))
+        .invoke(
+            WATCHDOG,
+            &sample("watchdog-scale-down/alarm-idle.json", &mut used),
+        )
         .ok("alarm-idle.json");
     assert_eq!(local.desired().await, 0, "idle: the group goes to 0");
-    assert_eq!(local.messages().len(), 3, "idle: people are told");
+    assert_eq!(local.messages().len(), told + 2, "idle: people are told");
 
     // The instance's terminate lifecycle action: the service stops, the action is
     // completed once, the record goes back to the unavailable address.
@@ -579,6 +724,7 @@ async fn every_function_with_every_sample_event() {
         &instance,
         &local.names.token,
     );
+    used.insert("asg/terminate-lifecycle-action.json".into());
     let terminate = local.asg_event("terminate-lifecycle-action.json", &instance);
     local.invoke(SYNC, &terminate).ok("sync, terminate");
     assert_eq!(
@@ -587,8 +733,9 @@ async fn every_function_with_every_sample_event() {
         "the service follows the terminate"
     );
     assert_eq!(local.emulator.completed_lifecycle_actions(), 1);
-    let again = local.invoke(SYNC, &terminate);
-    again.ok("sync, the same terminate again");
+    local
+        .invoke(SYNC, &terminate)
+        .ok("sync, the same terminate again");
     assert_eq!(
         local.emulator.completed_lifecycle_actions(),
         1,
@@ -597,27 +744,44 @@ async fn every_function_with_every_sample_event() {
     local.invoke(UPDATER, &terminate).ok("updater, terminate");
     assert_eq!(local.record().await, "0.0.0.0");
     let messages = local.messages();
-    assert_eq!(messages.len(), 4, "{messages:?}");
+    assert_eq!(messages.len(), told + 3, "{messages:?}");
     assert!(
-        messages[3].contains("shutting down"),
+        messages[told + 2].contains("shutting down"),
         "the stop is announced: {messages:?}"
     );
 
     // The other ways the watchdog stops a running container: a crash, a task that
     // cannot start, the idle alarm through SNS. Each time the owner starts it again
     // first (as the console would).
-    for (i, name) in [
-        "ecs-task-crashed.json",
-        "ecs-task-failed-to-start.json",
-        "sns-alarm-idle.json",
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    for name in [
+        "watchdog-scale-down/ecs-task-crashed.json",
+        "watchdog-scale-down/ecs-task-failed-to-start.json",
+        "watchdog-scale-down/sns-alarm-idle.json",
+    ] {
         local.set_desired(1).await;
-        local.invoke(WATCHDOG, &watchdog(name)).ok(name);
+        let told = local.messages().len();
+        local.invoke(WATCHDOG, &sample(name, &mut used)).ok(name);
         assert_eq!(local.desired().await, 0, "{name} stops the group");
-        assert_eq!(local.messages().len(), 5 + i, "{name}: people are told");
+        assert_eq!(local.messages().len(), told + 1, "{name}: people are told");
+    }
+
+    // Every sample of these functions went through here.
+    for folder in [
+        "dns-query-trigger",
+        "asg",
+        "watchdog-scale-down",
+        "presence-probe",
+    ] {
+        for file in json_files(&sample_path(folder)) {
+            let name = format!(
+                "{folder}/{}",
+                file.file_name().unwrap_or_default().to_string_lossy()
+            );
+            assert!(
+                used.contains(&name),
+                "events/{name}: a sample this tier does not know; add it here"
+            );
+        }
     }
 }
 
@@ -689,7 +853,7 @@ async fn an_empty_local_endpoint_url_means_aws() {
         .iter()
         .flat_map(|h| ["--add-host".to_string(), format!("{h}:{}", local.gateway)])
         .collect();
-    let calls = local.emulator.calls();
+    let calls = local.function_calls();
     let invoked = local.invoke_with(
         TRIGGER,
         &sample_path("dns-query-trigger/query-log-match.json"),
@@ -708,7 +872,11 @@ async fn an_empty_local_endpoint_url_means_aws() {
             "the function called {host} over TLS; the handshakes named {seen:?}"
         );
     }
-    assert_eq!(local.emulator.calls(), calls, "the emulator saw nothing");
+    assert_eq!(
+        local.function_calls(),
+        calls,
+        "the emulator saw no call of the function"
+    );
 }
 
 /// The server name of a TLS ClientHello (its `server_name` extension), if `hello`
@@ -743,9 +911,11 @@ fn server_name(hello: &[u8]) -> Option<String> {
 
 /// The events `sam local generate-event` makes are the ones in `events/` (so they
 /// stay what SAM makes), and each function takes or refuses them as its contract
-/// says: a CloudWatch Logs event without a matching line does nothing, an SNS
-/// notification that is not an alarm and a scheduled event are refused, the idle
-/// alarm through SNS stops the container.
+/// says: a CloudWatch Logs event without a matching line does nothing; a scheduled
+/// event is the ECS sync's and the DNS updater's scheduled run (nothing to heal
+/// here) and the presence probe's tick (nothing to probe), and is refused by the
+/// watchdog; an SNS notification that is not an alarm is
+/// refused; the idle alarm through SNS stops the container.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_sam_generates_are_taken_or_refused_per_contract() {
     let local = Local::start("generated").await;
@@ -798,13 +968,14 @@ async fn events_sam_generates_are_taken_or_refused_per_contract() {
     local
         .invoke(TRIGGER, &sample_path(generated[0].0))
         .ok("CloudWatch Logs sample");
-    for function in [SYNC, UPDATER, WATCHDOG] {
-        let message = local
+    for function in [SYNC, UPDATER, PROBE] {
+        local
             .invoke(function, &sample_path(generated[1].0))
-            .failed("a scheduled event", "InvalidEvent")
-            .to_string();
-        assert!(!message.is_empty());
+            .ok("a scheduled run");
     }
+    local
+        .invoke(WATCHDOG, &sample_path(generated[1].0))
+        .failed("a scheduled event", "InvalidEvent");
     local
         .invoke(WATCHDOG, &sample_path(generated[2].0))
         .failed("an SNS notification that is not an alarm", "InvalidEvent");
@@ -829,10 +1000,11 @@ fn json_escaped(value: &str) -> String {
 }
 
 /// `sam local start-lambda` with warm containers, called through the SDK's Lambda
-/// client: one container per function serves every invocation (the same bootstrap
-/// process throughout), the trigger's repeated lookups each start the group and put
-/// the keep-alive metric, and every event meant for another function is refused
-/// without a change.
+/// client: every sample event goes to every function it is not for (refused, except a
+/// scheduled event, which is the ECS sync's and the DNS updater's scheduled run and
+/// the presence probe's tick: nothing to heal or probe here), changing nothing; then the trigger's repeated lookups each
+/// start the group and put the keep-alive metric. One container per function, and
+/// in it one bootstrap process, serves every invocation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_lambda_serves_repeated_events_from_warm_containers() {
     let local = Local::start("start-lambda").await;
@@ -928,57 +1100,83 @@ async fn start_lambda_serves_repeated_events_from_warm_containers() {
         }
     };
 
-    // Repeated lookups: each one is a start and a keep-alive, from one warm process.
-    let lookup = sample_path("dns-query-trigger/query-log-match.json");
-    invoke(TRIGGER, lookup.clone()).await.ok("the first lookup");
-    let (container, process) = bootstrap_of(TRIGGER);
-    let repeats: u64 = 5;
-    for i in 0..repeats {
-        let invoked = invoke(TRIGGER, lookup.clone()).await;
-        invoked.ok(&format!("lookup {}", i + 2));
-    }
-    assert_eq!(
-        bootstrap_of(TRIGGER),
-        (container.clone(), process.clone()),
-        "the same container and bootstrap process served every lookup"
-    );
-    assert_eq!(local.desired().await, 1);
-    assert_eq!(
-        local.emulator.call_count("monitoring:PutMetricData"),
-        repeats + 1,
-        "one keep-alive per lookup"
-    );
-
-    // Every sample event meant for another function is refused, changing nothing.
-    let folders: BTreeMap<&str, &[&str]> = [
-        (TRIGGER, &["asg", "watchdog-scale-down"][..]),
-        (SYNC, &["dns-query-trigger", "watchdog-scale-down"][..]),
-        (UPDATER, &["dns-query-trigger", "watchdog-scale-down"][..]),
-        (WATCHDOG, &["dns-query-trigger", "asg"][..]),
+    // Every sample to every function it is not for.
+    let own: BTreeMap<&str, &str> = [
+        (TRIGGER, "dns-query-trigger"),
+        (SYNC, "asg"),
+        (UPDATER, "asg"),
+        (WATCHDOG, "watchdog-scale-down"),
+        (PROBE, "presence-probe"),
     ]
     .into_iter()
     .collect();
+    for function in template_functions() {
+        assert!(
+            own.contains_key(function.as_str()),
+            "{function}: a function this tier does not know; add it here"
+        );
+    }
+    let samples = event_files(&repo_root().join("events"));
     let writes = local.writes();
-    let mut refused = 0;
-    for (function, folders) in &folders {
-        for folder in *folders {
-            for event in json_files(&sample_path(folder)) {
-                let invoked = invoke(function, event.clone()).await;
-                invoked.failed(&format!("{function} {}", event.display()), "InvalidEvent");
+    let (mut refused, mut scheduled) = (0, 0);
+    let mut warm = BTreeMap::new();
+    for (function, folder) in &own {
+        for event in &samples {
+            if event.starts_with(sample_path(folder)) {
+                continue;
+            }
+            let doc = read_json(event);
+            let what = format!("{function} {}", event.display());
+            let invoked = invoke(function, event.clone()).await;
+            if doc["source"] == "aws.events"
+                && doc["detail-type"] == "Scheduled Event"
+                && [SYNC, UPDATER, PROBE].contains(function)
+            {
+                invoked.ok(&what);
+                scheduled += 1;
+            } else {
+                invoked.failed(&what, "InvalidEvent");
                 refused += 1;
             }
+            warm.entry(*function)
+                .or_insert_with(|| bootstrap_of(function));
         }
     }
-    assert_eq!(local.writes(), writes, "the refused events changed nothing");
-    for function in FUNCTIONS {
-        let (container, _) = bootstrap_of(function);
-        assert!(!container.is_empty(), "{function} has a warm container");
-    }
     assert_eq!(
-        bootstrap_of(TRIGGER),
-        (container, process),
-        "still the same container and process after {refused} refusals"
+        local.writes(),
+        writes,
+        "the other functions' events changed nothing"
     );
+    println!("{refused} refused, {scheduled} scheduled runs with nothing to do");
+
+    // Repeated lookups: each one is a start and a keep-alive.
+    let lookup = sample_path("dns-query-trigger/query-log-match.json");
+    let puts = local.emulator.call_count("monitoring:PutMetricData");
+    let repeats: u64 = 5;
+    for i in 0..repeats {
+        invoke(TRIGGER, lookup.clone())
+            .await
+            .ok(&format!("lookup {}", i + 1));
+    }
+    assert_eq!(local.desired().await, 1);
+    assert_eq!(
+        local.emulator.call_count("monitoring:PutMetricData"),
+        puts + repeats,
+        "one keep-alive per lookup"
+    );
+
+    // The same container and process served each function throughout.
+    for (function, first) in &warm {
+        let now = bootstrap_of(function);
+        assert!(
+            !first.0.is_empty() && !first.1.is_empty(),
+            "{function} runs in a container"
+        );
+        assert_eq!(
+            &now, first,
+            "{function}: one container and bootstrap process for all"
+        );
+    }
 
     // Stopping SAM CLI stops its containers.
     let pid = server.id().to_string();
@@ -987,6 +1185,38 @@ async fn start_lambda_serves_repeated_events_from_warm_containers() {
     assert!(status.is_some(), "sam local start-lambda stops on SIGINT");
     let left = run("docker", &["ps", "--quiet"]);
     assert!(left.trim().is_empty(), "containers left running: {left}");
+}
+
+/// The sample events under `dir`, in its folders too (every JSON file but
+/// `env.json`), sorted.
+fn event_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let Ok(path) = entry.map(|e| e.path()) else {
+            continue;
+        };
+        if path.is_dir() {
+            files.extend(event_files(&path));
+        } else if path.extension().is_some_and(|e| e == "json")
+            && path.file_name().is_some_and(|n| n != "env.json")
+        {
+            files.push(path);
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The logical ids of the template's functions.
+fn template_functions() -> Vec<String> {
+    let template = std::fs::read_to_string(repo_root().join("template.yaml"))
+        .unwrap_or_else(|e| panic!("template.yaml: {e}"));
+    let lines: Vec<&str> = template.lines().collect();
+    lines
+        .windows(2)
+        .filter(|w| w[1].trim() == "Type: AWS::Serverless::Function")
+        .filter_map(|w| w[0].trim().strip_suffix(':').map(str::to_string))
+        .collect()
 }
 
 /// The JSON files directly in `dir`, sorted.

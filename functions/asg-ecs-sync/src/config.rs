@@ -29,6 +29,9 @@ pub const VARS: &[EnvVar] = &[
     ),
 ];
 
+/// What a `..._SECONDS` variable must be.
+const SECONDS: &str = "a whole number of seconds";
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// `ASG_NAME`
@@ -52,17 +55,9 @@ impl Config {
         let asg_name = env.required("ASG_NAME");
         let cluster = env.required("ECS_CLUSTER_NAME");
         let service = env.required("ECS_SERVICE_NAME");
-        let timeout: Option<u64> =
-            env.parse_or("DRAIN_TIMEOUT_SECONDS", 300, "a whole number of seconds");
-        let poll: Option<u64> = env.parse_or("DRAIN_POLL_SECONDS", 5, "a whole number of seconds");
-        let poll = poll.and_then(|p| {
-            if p == 0 {
-                env.invalid("DRAIN_POLL_SECONDS", "0", "at least 1");
-                None
-            } else {
-                Some(p)
-            }
-        });
+        let timeout: Option<u64> = env.parse_or_declared_default("DRAIN_TIMEOUT_SECONDS", SECONDS);
+        let poll: Option<u64> = env.parse_or_declared_default("DRAIN_POLL_SECONDS", SECONDS);
+        let poll = env.check("DRAIN_POLL_SECONDS", poll, "at least 1", |&p| p > 0);
         let lifecycle_hook = env.optional("LIFECYCLE_HOOK_NAME");
         env.finish(|| {
             Some(Config {
@@ -80,13 +75,10 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
-    fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+    /// The required names, then `extra`.
+    fn with(extra: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_env(Env::from_pairs(&[NAMES, extra].concat()))
     }
 
     const NAMES: &[(&str, &str)] = &[
@@ -97,7 +89,7 @@ mod tests {
 
     #[test]
     fn defaults_apply_when_unset() {
-        let cfg = Config::from_env(Env::from_map(&map(NAMES))).unwrap();
+        let cfg = with(&[]).unwrap();
         assert_eq!(
             (
                 cfg.asg_name.as_str(),
@@ -114,7 +106,7 @@ mod tests {
 
     #[test]
     fn the_declared_defaults_are_the_ones_applied() {
-        let cfg = Config::from_env(Env::from_map(&map(NAMES))).unwrap();
+        let cfg = with(&[]).unwrap();
         let default = |name: &str| {
             VARS.iter()
                 .find(|v| v.name == name)
@@ -133,11 +125,11 @@ mod tests {
 
     #[test]
     fn every_problem_is_reported_at_once_by_name() {
-        let bad = map(&[
+        let err = Config::from_env(Env::from_pairs(&[
             ("DRAIN_TIMEOUT_SECONDS", "soon"),
             ("DRAIN_POLL_SECONDS", "0"),
-        ]);
-        let err = Config::from_env(Env::from_map(&bad)).unwrap_err();
+        ]))
+        .unwrap_err();
         assert_eq!(
             err.problems,
             vec![
@@ -152,21 +144,20 @@ mod tests {
 
     #[test]
     fn set_values_win_over_the_defaults() {
-        let mut vars = map(NAMES);
-        vars.insert("DRAIN_TIMEOUT_SECONDS".into(), " 42 ".into());
-        vars.insert("DRAIN_POLL_SECONDS".into(), "2".into());
-        let cfg = Config::from_env(Env::from_map(&vars)).unwrap();
+        let cfg = with(&[
+            ("DRAIN_TIMEOUT_SECONDS", " 42 "),
+            ("DRAIN_POLL_SECONDS", "2"),
+        ])
+        .unwrap();
         assert_eq!(cfg.drain_timeout, Duration::from_secs(42));
         assert_eq!(cfg.drain_poll, Duration::from_secs(2));
     }
 
     #[test]
     fn the_lifecycle_hook_is_optional() {
-        let cfg = Config::from_env(Env::from_map(&map(NAMES))).unwrap();
+        let cfg = with(&[]).unwrap();
         assert_eq!(cfg.lifecycle_hook, None);
-        let mut vars = map(NAMES);
-        vars.insert("LIFECYCLE_HOOK_NAME".into(), "cm-hook-dev-mc-drain".into());
-        let cfg = Config::from_env(Env::from_map(&vars)).unwrap();
+        let cfg = with(&[("LIFECYCLE_HOOK_NAME", "cm-hook-dev-mc-drain")]).unwrap();
         assert_eq!(cfg.lifecycle_hook.as_deref(), Some("cm-hook-dev-mc-drain"));
     }
 }

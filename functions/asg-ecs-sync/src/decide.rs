@@ -112,12 +112,7 @@ pub fn decide(config: &Config, input: &Input, observed: &Observed) -> Plan {
 }
 
 fn follow(signal: &AsgSignal, observed: &Observed) -> Plan {
-    let instances = || {
-        observed
-            .instances
-            .iter()
-            .map(|(id, state)| (id.as_str(), state.as_str()))
-    };
+    let instances = &observed.instances;
     match signal {
         AsgSignal::Launch {
             into_service: false,
@@ -126,7 +121,7 @@ fn follow(signal: &AsgSignal, observed: &Observed) -> Plan {
             instance_id: instance_id.clone(),
             why: format!("{instance_id} launched into the warm pool, not into service"),
         },
-        AsgSignal::Launch { instance_id, .. } => match stale_launch(instances(), instance_id) {
+        AsgSignal::Launch { instance_id, .. } => match stale_launch(instances, instance_id) {
             Some(why) => Plan::Ignore {
                 instance_id: instance_id.clone(),
                 why,
@@ -136,7 +131,7 @@ fn follow(signal: &AsgSignal, observed: &Observed) -> Plan {
             },
         },
         AsgSignal::Terminate(action) => {
-            let successor = another_instance_serving(instances(), &action.instance_id);
+            let successor = another_instance_serving(instances, &action.instance_id);
             let release = match (&successor, &observed.container_instance) {
                 (None, _) => Release::StopService,
                 (Some(_), Some(arn)) => Release::DrainContainerInstance(arn.clone()),

@@ -44,9 +44,7 @@ pub async fn handle<C: Cloud>(
 ) -> Result<Outcome, cm_core::Error> {
     let started = Instant::now();
     let input = parse::parse(event, config)?;
-    // Boxed: the reads' futures (the SDK's, in AwsCloud) nested inside this one
-    // would otherwise go past the compiler's depth limit for laying out `main`.
-    let observed = Box::pin(observe(config, cloud, &input)).await?;
+    let observed = observe(config, cloud, &input).await?;
     let plan = decide::decide(config, &input, &observed);
     let outcome = act::act(
         config,

@@ -4,18 +4,11 @@ use serde::Serialize;
 
 pub use crate::decide::Found;
 
-/// What the event was, once read against the group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EventKind {
-    Launch,
-    Terminate,
-    /// A launch into the warm pool, or a stale launch: nothing changed.
-    Ignored,
-    /// A scheduled run: the service and the waiting lifecycle actions followed the
-    /// group as it is.
-    Reconcile,
-}
+/// What the event was, once read against the group: `launch`, `terminate`,
+/// `ignored` (a launch into the warm pool, or a stale launch: nothing changed) or
+/// `reconcile` (a scheduled run: the service and the waiting lifecycle actions
+/// followed the group as it is).
+pub use cm_core::asg_event::EventKind;
 
 /// A call that changed something.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -4,13 +4,14 @@
 //! (`"source": "aws.events"`, `"detail-type": "Scheduled Event"`), which asks for a
 //! scheduled run: converge on the group as it is.
 
-use aws_lambda_events::eventbridge::EventBridgeEvent;
-use cm_core::asg_event::{AsgEvent, SCHEDULED_EVENT, SCHEDULE_SOURCE};
+use cm_core::asg_event::{self, AsgEvent, GroupOrSchedule};
 use cm_core::Error;
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::config::Config;
+
+/// A tick of the schedule; it carries nothing the run needs beyond being one.
+pub use cm_core::asg_event::Schedule;
 
 /// What the sync was invoked with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,53 +23,25 @@ pub enum Input {
     Reconcile(Schedule),
 }
 
-/// A tick of the schedule; it carries nothing the run needs beyond being one.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Schedule {
-    /// The rule's ARN (`resources[0]`), when given.
-    pub rule: Option<String>,
-}
-
 /// Reads `event`; an [`Error::InvalidEvent`] names what was wrong.
 pub fn parse(event: &Value, config: &Config) -> Result<Input, Error> {
-    if event.get("source").and_then(Value::as_str) == Some(SCHEDULE_SOURCE) {
-        return schedule(event).map(Input::Reconcile);
+    match asg_event::parse_or_schedule(event, &config.asg_name)? {
+        GroupOrSchedule::Group(event) => Ok(Input::Group(event)),
+        GroupOrSchedule::Schedule(tick) => Ok(Input::Reconcile(tick)),
     }
-    cm_core::asg_event::parse(event, &config.asg_name).map(Input::Group)
-}
-
-fn schedule(event: &Value) -> Result<Schedule, Error> {
-    let event = EventBridgeEvent::<Value>::deserialize(event)
-        .map_err(|e| Error::invalid_event(format!("not an EventBridge scheduled event: {e}")))?;
-    if event.detail_type != SCHEDULED_EVENT {
-        return Err(Error::invalid_event(format!(
-            "detail-type {:?} from {SCHEDULE_SOURCE}: expected {SCHEDULED_EVENT:?}",
-            event.detail_type
-        )));
-    }
-    Ok(Schedule {
-        rule: event.resources.and_then(|r| r.into_iter().next()),
-    })
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use cm_core::asg_event::{AsgSignal, LifecycleAction};
+    use cm_testkit::env_json::function_env;
     use serde_json::json;
 
     use super::*;
 
+    /// The configuration of the sample events' group (events/env.json).
     fn config() -> Config {
-        Config {
-            asg_name: "cm-asg-dev-mc".into(),
-            cluster: "cm-cluster-dev-mc".into(),
-            service: "cm-service-dev-mc".into(),
-            drain_timeout: Duration::from_secs(300),
-            drain_poll: Duration::from_secs(5),
-            lifecycle_hook: Some("cm-hook-dev-mc-drain".into()),
-        }
+        Config::from_env(function_env("AsgEcsSyncFunction", &[])).unwrap()
     }
 
     fn group_event(input: Input) -> AsgEvent {
@@ -79,9 +52,7 @@ mod tests {
     }
 
     fn sample(name: &str) -> Value {
-        let path = format!("{}/../../events/asg/{name}", env!("CARGO_MANIFEST_DIR"));
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+        cm_testkit::events::sample(&format!("asg/{name}"))
     }
 
     #[test]

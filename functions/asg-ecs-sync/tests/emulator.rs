@@ -12,7 +12,7 @@ use aws_sdk_autoscaling::Client as AutoScaling;
 use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, NetworkMode};
 use aws_sdk_ecs::Client as Ecs;
 use cm_core::Env;
-use cm_testkit::{asg, Emulator, Outcome, RuntimeApi};
+use cm_testkit::{asg, Emulator, Function, Outcome};
 use serde_json::{json, Value};
 
 const GROUP: &str = "cm-asg-dev-mc";
@@ -37,6 +37,17 @@ struct Setup {
 impl Setup {
     fn config(&self) -> Config {
         Config::from_env(Env::from_map(&self.vars)).expect("valid configuration")
+    }
+
+    /// The function's binary behind its own Runtime API server, with this set-up's
+    /// variables.
+    fn binary(&self) -> Function {
+        let vars: Vec<(String, String)> = self.vars.clone().into_iter().collect();
+        Function::start(
+            Path::new(env!("CARGO_BIN_EXE_asg-ecs-sync")),
+            &self.emulator,
+            &vars,
+        )
     }
 
     async fn run(
@@ -418,26 +429,10 @@ async fn foreign_groups_unknown_types_and_missing_fields_change_nothing() {
 #[tokio::test]
 async fn the_binary_follows_a_launch_behind_the_runtime_api() {
     let s = setup(1, "30").await;
-    s.ecs
-        .update_service()
-        .cluster(CLUSTER)
-        .service(SERVICE)
-        .desired_count(0)
-        .send()
-        .await
-        .unwrap();
-    let runtime = RuntimeApi::start(Duration::from_secs(60));
-    let mut env = s.emulator.aws_env();
-    env.extend(s.vars.clone());
-    let mut child = runtime.spawn(
-        Path::new(env!("CARGO_BIN_EXE_asg-ecs-sync")),
-        "asg-ecs-sync",
-        &env,
-        None,
-    );
-    let outcome = runtime.invoke(s.event("launch-successful.json"), Duration::from_secs(60));
-    let _ = child.kill();
-    let _ = child.wait();
+    s.set_service_desired(0).await;
+    let function = s.binary();
+    let outcome = function.try_invoke(s.event("launch-successful.json"));
+    drop(function);
     assert_eq!(
         outcome
             .as_ref()
@@ -517,18 +512,9 @@ async fn a_scheduled_run_with_nothing_to_fix_makes_no_write_call() {
 async fn the_binary_heals_a_missed_launch_on_the_scheduled_event() {
     let s = setup(1, "30").await;
     s.set_service_desired(0).await;
-    let runtime = RuntimeApi::start(Duration::from_secs(60));
-    let mut env = s.emulator.aws_env();
-    env.extend(s.vars.clone());
-    let mut child = runtime.spawn(
-        Path::new(env!("CARGO_BIN_EXE_asg-ecs-sync")),
-        "asg-ecs-sync",
-        &env,
-        None,
-    );
-    let outcome = runtime.invoke(s.tick(), Duration::from_secs(60));
-    let _ = child.kill();
-    let _ = child.wait();
+    let function = s.binary();
+    let outcome = function.try_invoke(s.tick());
+    drop(function);
     let response = outcome.as_ref().and_then(Outcome::response).cloned();
     assert_eq!(
         response.as_ref().map(|r| r["event"].clone()),

@@ -5,13 +5,13 @@
 //! clock, so the configured 5 s polls and 300 s timeout pass at once and are measured
 //! exactly.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use asg_ecs_sync::{
     handle, Action, Cloud, Config, EventKind, FakeCloud, Found, Outcome, COMPLETE_MARGIN,
 };
-use cm_core::Env;
+use cm_testkit::env_json::function_env;
+use cm_testkit::events::asg_sample;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
@@ -28,32 +28,12 @@ const LONG: Duration = Duration::from_secs(900);
 /// The configuration `sam local invoke` uses (events/env.json): a 300 s drain timeout
 /// polled every 5 s.
 fn config() -> Config {
-    let env: Value = serde_json::from_str(include_str!("../../../events/env.json")).unwrap();
-    let vars: HashMap<String, String> = env["AsgEcsSyncFunction"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-        .collect();
-    Config::from_env(Env::from_map(&vars)).unwrap()
+    Config::from_env(function_env("AsgEcsSyncFunction", &[])).unwrap()
 }
 
+/// The sample event `events/asg/<name>`.
 fn sample(name: &str) -> Value {
-    let text = match name {
-        "launch-successful.json" => include_str!("../../../events/asg/launch-successful.json"),
-        "launch-from-warm-pool.json" => {
-            include_str!("../../../events/asg/launch-from-warm-pool.json")
-        }
-        "launch-into-warm-pool.json" => {
-            include_str!("../../../events/asg/launch-into-warm-pool.json")
-        }
-        "terminate-lifecycle-action.json" => {
-            include_str!("../../../events/asg/terminate-lifecycle-action.json")
-        }
-        "scheduled-event.json" => include_str!("../../../events/asg/scheduled-event.json"),
-        other => panic!("no sample event {other}"),
-    };
-    serde_json::from_str(text).unwrap()
+    cm_testkit::events::sample(&format!("asg/{name}"))
 }
 
 fn launch() -> Value {
@@ -71,8 +51,7 @@ fn tick() -> Value {
 
 /// The sample `name` for `instance` (and, for a terminate, `token`).
 fn event_for(name: &str, instance: &str, token: &str) -> Value {
-    let mut event = sample(name);
-    event["detail"]["EC2InstanceId"] = instance.into();
+    let mut event = asg_sample(name, GROUP, instance);
     if event["detail"].get("LifecycleActionToken").is_some() {
         event["detail"]["LifecycleActionToken"] = token.into();
     }

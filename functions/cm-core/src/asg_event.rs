@@ -2,8 +2,12 @@
 //! and the DNS updater follow, parsed with `aws_lambda_events`' `AutoScalingEvent`
 //! and checked: the right source, a known detail-type, this group, and every field
 //! the functions need. `Origin`/`Destination` may be absent (older events, samples).
+//! Both functions also run on an EventBridge schedule, whose ticks
+//! ([`parse_or_schedule`]) ask them to converge on the group as it is.
 
 use aws_lambda_events::autoscaling::AutoScalingEvent;
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::Error;
@@ -50,6 +54,46 @@ impl AsgEvent {
         match &self.signal {
             AsgSignal::Launch { instance_id, .. } => instance_id,
             AsgSignal::Terminate(action) => &action.instance_id,
+        }
+    }
+}
+
+/// A tick of an EventBridge schedule; it carries nothing a run needs beyond being one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Schedule {
+    /// The rule's ARN (`resources[0]`), when given.
+    pub rule: Option<String>,
+}
+
+/// What a function that follows the group is invoked with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupOrSchedule {
+    /// A checked launch or terminate of an instance of the group.
+    Group(AsgEvent),
+    /// A tick of the function's schedule: a scheduled run.
+    Schedule(Schedule),
+}
+
+/// What an event was, once read against the group: the `event` of an outcome of the
+/// functions that follow the group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    Launch,
+    Terminate,
+    /// The event calls for nothing (a launch into the warm pool, a stale launch).
+    Ignored,
+    /// A scheduled run: what follows the group was made to follow it as it is.
+    Reconcile,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Launch => "launch",
+            EventKind::Terminate => "terminate",
+            EventKind::Ignored => "ignored",
+            EventKind::Reconcile => "reconcile",
         }
     }
 }
@@ -126,6 +170,31 @@ pub fn parse(event: &Value, expected_group: &str) -> Result<AsgEvent, Error> {
     Ok(AsgEvent { group, signal })
 }
 
+/// An ASG event for `expected_group` (checked by [`parse`]), or a tick of the
+/// schedule (`"source": "aws.events"`, checked by [`parse_schedule`]).
+pub fn parse_or_schedule(event: &Value, expected_group: &str) -> Result<GroupOrSchedule, Error> {
+    if event.get("source").and_then(Value::as_str) == Some(SCHEDULE_SOURCE) {
+        return parse_schedule(event).map(GroupOrSchedule::Schedule);
+    }
+    parse(event, expected_group).map(GroupOrSchedule::Group)
+}
+
+/// Parses a tick of an EventBridge schedule: an EventBridge event whose detail-type
+/// is [`SCHEDULED_EVENT`].
+pub fn parse_schedule(event: &Value) -> Result<Schedule, Error> {
+    let event = EventBridgeEvent::<Value>::deserialize(event)
+        .map_err(|e| invalid(format!("not an EventBridge scheduled event: {e}")))?;
+    if event.detail_type != SCHEDULED_EVENT {
+        return Err(invalid(format!(
+            "detail-type {:?} from {SCHEDULE_SOURCE}: expected {SCHEDULED_EVENT:?}",
+            event.detail_type
+        )));
+    }
+    Ok(Schedule {
+        rule: event.resources.and_then(|r| r.into_iter().next()),
+    })
+}
+
 /// Lifecycle states of an instance that serves, or is about to serve, the group.
 pub fn is_pending_or_in_service(state: &str) -> bool {
     is_in_service(state) || is_pending(state)
@@ -147,11 +216,8 @@ pub fn is_pending(state: &str) -> bool {
 /// first). Following it would start the service, or point the name at an address,
 /// for an instance that is gone. `instances` are the group's (instance id, lifecycle
 /// state) pairs as they are now.
-pub fn stale_launch<'a>(
-    instances: impl IntoIterator<Item = (&'a str, &'a str)>,
-    instance_id: &str,
-) -> Option<String> {
-    match instances.into_iter().find(|(id, _)| *id == instance_id) {
+pub fn stale_launch(instances: &[(String, String)], instance_id: &str) -> Option<String> {
+    match instances.iter().find(|(id, _)| id == instance_id) {
         None => Some(format!(
             "stale launch: {instance_id} is no longer in the group"
         )),
@@ -164,14 +230,14 @@ pub fn stale_launch<'a>(
 
 /// Is another instance than `instance_id` Pending or InService? `instances` are
 /// (instance id, lifecycle state) pairs from DescribeAutoScalingGroups.
-pub fn another_instance_serving<'a>(
-    instances: impl IntoIterator<Item = (&'a str, &'a str)>,
+pub fn another_instance_serving(
+    instances: &[(String, String)],
     instance_id: &str,
 ) -> Option<String> {
     instances
-        .into_iter()
-        .find(|(id, state)| *id != instance_id && is_pending_or_in_service(state))
-        .map(|(id, _)| id.to_string())
+        .iter()
+        .find(|(id, state)| id != instance_id && is_pending_or_in_service(state))
+        .map(|(id, _)| id.clone())
 }
 
 #[cfg(test)]
@@ -179,13 +245,26 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// (instance id, lifecycle state) pairs as DescribeAutoScalingGroups gives them.
+    fn group(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(id, state)| (id.to_string(), state.to_string()))
+            .collect()
+    }
+
     #[test]
     fn a_launch_is_stale_once_the_instance_left_the_group_or_terminates() {
-        let group = [("i-1", "InService"), ("i-2", "Terminating:Wait")];
-        assert_eq!(stale_launch(group, "i-1"), None);
-        assert_eq!(stale_launch([("i-1", "Pending:Wait")], "i-1"), None);
-        assert!(stale_launch(group, "i-2").is_some_and(|w| w.contains("Terminating:Wait")));
-        assert!(stale_launch(group, "i-3").is_some_and(|w| w.contains("no longer in the group")));
+        let instances = group(&[("i-1", "InService"), ("i-2", "Terminating:Wait")]);
+        assert_eq!(stale_launch(&instances, "i-1"), None);
+        assert_eq!(
+            stale_launch(&group(&[("i-1", "Pending:Wait")]), "i-1"),
+            None
+        );
+        assert!(stale_launch(&instances, "i-2").is_some_and(|w| w.contains("Terminating:Wait")));
+        assert!(
+            stale_launch(&instances, "i-3").is_some_and(|w| w.contains("no longer in the group"))
+        );
     }
 
     fn launch() -> Value {
@@ -288,35 +367,75 @@ mod tests {
     }
 
     #[test]
+    fn a_tick_of_the_schedule_is_told_from_a_group_event() {
+        let tick = json!({
+            "version": "0", "id": "3", "detail-type": SCHEDULED_EVENT, "source": SCHEDULE_SOURCE,
+            "account": "123456789012", "time": "2026-11-23T21:35:00Z", "region": "us-east-1",
+            "resources": ["arn:aws:events:us-east-1:123456789012:rule/r"], "detail": {}
+        });
+        assert_eq!(
+            parse_or_schedule(&tick, "g").unwrap(),
+            GroupOrSchedule::Schedule(Schedule {
+                rule: Some("arn:aws:events:us-east-1:123456789012:rule/r".into())
+            })
+        );
+        assert!(matches!(
+            parse_or_schedule(&launch(), "g").unwrap(),
+            GroupOrSchedule::Group(AsgEvent { group, .. }) if group == "g"
+        ));
+        let mut other = tick.clone();
+        other["detail-type"] = "Object Created".into();
+        let err = parse_or_schedule(&other, "g").unwrap_err().to_string();
+        assert!(
+            err.contains("detail-type \"Object Created\" from aws.events"),
+            "{err}"
+        );
+        let err = parse_schedule(&json!({"source": "aws.events"})).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("not an EventBridge scheduled event"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn event_kinds_are_written_in_lower_case() {
+        for kind in [
+            EventKind::Launch,
+            EventKind::Terminate,
+            EventKind::Ignored,
+            EventKind::Reconcile,
+        ] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+    }
+
+    #[test]
     fn lifecycle_states_are_told_apart() {
         assert!(is_in_service("InService"));
         for state in ["Pending", "Pending:Wait", "Pending:Proceed"] {
             assert!(is_pending(state) && !is_in_service(state), "{state}");
             assert!(is_pending_or_in_service(state), "{state}");
         }
-        for state in [TERMINATING_WAIT, "Terminating:Proceed", "Standby", "Warmed:Stopped"] {
+        for state in [
+            TERMINATING_WAIT,
+            "Terminating:Proceed",
+            "Standby",
+            "Warmed:Stopped",
+        ] {
             assert!(!is_pending_or_in_service(state), "{state}");
         }
     }
 
     #[test]
     fn another_serving_instance_is_found() {
-        let group = [("i-old", "Terminating:Wait"), ("i-new", "Pending:Wait")];
+        let serving = |pairs: &[(&str, &str)]| another_instance_serving(&group(pairs), "i-old");
         assert_eq!(
-            another_instance_serving(group, "i-old"),
+            serving(&[("i-old", "Terminating:Wait"), ("i-new", "Pending:Wait")]),
             Some("i-new".into())
         );
-        assert_eq!(
-            another_instance_serving([("i-old", "Terminating:Wait")], "i-old"),
-            None
-        );
-        assert_eq!(
-            another_instance_serving([("i-x", "Warmed:Stopped")], "i-old"),
-            None
-        );
-        assert_eq!(
-            another_instance_serving([("i-x", "InService")], "i-old"),
-            Some("i-x".into())
-        );
+        assert_eq!(serving(&[("i-old", "Terminating:Wait")]), None);
+        assert_eq!(serving(&[("i-x", "Warmed:Stopped")]), None);
+        assert_eq!(serving(&[("i-x", "InService")]), Some("i-x".into()));
     }
 }

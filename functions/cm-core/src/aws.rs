@@ -41,7 +41,11 @@ pub async fn load_sdk_config() -> SdkConfig {
     let loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client())
         .retry_config(RetryConfig::standard().with_max_attempts(attempts));
-    load(loader, is_blank(std::env::var("AWS_ENDPOINT_URL").ok().as_deref())).await
+    load(
+        loader,
+        is_blank(std::env::var("AWS_ENDPOINT_URL").ok().as_deref()),
+    )
+    .await
 }
 
 /// Whether the variable is set but blank.

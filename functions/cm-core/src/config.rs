@@ -131,7 +131,8 @@ impl<'a> Env<'a> {
         Env::new(move |name| map.get(name).cloned())
     }
 
-    /// Reads from `(name, value)` pairs (tests, local tools).
+    /// Reads from `(name, value)` pairs (tests, local tools); of two pairs with the
+    /// same name, the later wins, so defaults can be followed by what a case changes.
     pub fn from_pairs(pairs: &[(&str, &str)]) -> Env<'static> {
         let map: HashMap<String, String> = pairs
             .iter()
@@ -227,6 +228,24 @@ impl<'a> Env<'a> {
                 None
             }
         }
+    }
+
+    /// `value` (`None`: it was not read, and the reason is already recorded) when
+    /// `ok` accepts it; otherwise a problem "NAME must be {expected}, got ..." naming
+    /// the value, and `None`.
+    pub fn check<T: fmt::Display>(
+        &mut self,
+        name: &str,
+        value: Option<T>,
+        expected: &str,
+        ok: impl FnOnce(&T) -> bool,
+    ) -> Option<T> {
+        let value = value?;
+        if ok(&value) {
+            return Some(value);
+        }
+        self.invalid(name, &value.to_string(), expected);
+        None
     }
 
     /// Records a malformed value.
@@ -327,16 +346,11 @@ pub fn parse_bool(raw: &str) -> Option<bool> {
 mod tests {
     use super::*;
 
-    fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
     #[test]
     fn reports_every_problem_by_name_at_once() {
-        let vars = map(&[("THRESHOLD", "lots"), ("BLANK", "   ")]);
+        let vars = HashMap::from(
+            [("THRESHOLD", "lots"), ("BLANK", "   ")].map(|(k, v)| (k.to_string(), v.to_string())),
+        );
         let mut env = Env::from_map(&vars);
         let a = env.required("ASG_NAME");
         let b = env.required("BLANK");
@@ -357,8 +371,7 @@ mod tests {
 
     #[test]
     fn defaults_apply_only_when_unset() {
-        let vars = map(&[("TTL", "60"), ("UNIT", " Bytes ")]);
-        let mut env = Env::from_map(&vars);
+        let mut env = Env::from_pairs(&[("TTL", "60"), ("UNIT", " Bytes ")]);
         let ttl: Option<u32> = env.parse_or("TTL", 1, "a whole number");
         let other: Option<u32> = env.parse_or("OTHER", 7, "a whole number");
         let absent: Option<u32> = env.parse_optional("ABSENT", "a whole number");
@@ -370,6 +383,25 @@ mod tests {
     }
 
     #[test]
+    fn a_value_read_is_kept_only_when_the_check_accepts_it() {
+        let mut env = Env::from_pairs(&[("POLL", "0"), ("TTL", "60"), ("TTL", "70")]);
+        let poll: Option<u64> = env.parse_required("POLL", "a whole number");
+        assert_eq!(env.check("POLL", poll, "at least 1", |p| *p > 0), None);
+        let ttl: Option<u64> = env.parse_required("TTL", "a whole number");
+        assert_eq!(
+            env.check("TTL", ttl, "at most 100", |t| *t <= 100),
+            Some(70)
+        );
+        let unset: Option<u64> = env.parse_optional("UNSET", "a whole number");
+        assert_eq!(env.check("UNSET", unset, "anything", |_| false), None);
+        let err = env.finish(|| Some(())).unwrap_err();
+        assert_eq!(
+            err.problems,
+            vec!["POLL must be at least 1, got \"0\"".to_string()]
+        );
+    }
+
+    #[test]
     fn dns_names_and_topic_arns_are_checked() {
         assert_eq!(
             normalise_dns_name(" MC.Example.com. "),
@@ -378,8 +410,7 @@ mod tests {
         assert_eq!(normalise_dns_name("."), None);
         assert_eq!(normalise_dns_name("a..b"), None);
         assert_eq!(normalise_dns_name("a b"), None);
-        let vars = map(&[("TOPIC", "my-topic"), ("NAME", "mc example.com")]);
-        let mut env = Env::from_map(&vars);
+        let mut env = Env::from_pairs(&[("TOPIC", "my-topic"), ("NAME", "mc example.com")]);
         env.optional_topic_arn("TOPIC");
         env.required_dns_name("NAME");
         let err = env.finish(|| Some(())).unwrap_err();
@@ -389,8 +420,7 @@ mod tests {
     #[test]
     fn a_declared_reader_refuses_undeclared_variables() {
         const VARS: &[EnvVar] = &[EnvVar::required("ASG_NAME", "the group")];
-        let vars = map(&[("ASG_NAME", "g"), ("OTHER", "x")]);
-        let mut env = Env::from_map(&vars).declared(VARS);
+        let mut env = Env::from_pairs(&[("ASG_NAME", "g"), ("OTHER", "x")]).declared(VARS);
         let asg = env.required("ASG_NAME");
         let other = env.optional("OTHER");
         assert_eq!((asg.as_deref(), other), (Some("g"), None));
@@ -408,8 +438,7 @@ mod tests {
             EnvVar::with_default("UNIT", "Count", "unit"),
             EnvVar::optional("NONE", "no default"),
         ];
-        let vars = map(&[("UNIT", "Bytes")]);
-        let mut env = Env::from_map(&vars).declared(VARS);
+        let mut env = Env::from_pairs(&[("UNIT", "Bytes")]).declared(VARS);
         let ttl: Option<u32> = env.parse_or_declared_default("TTL", "a whole number");
         let unit = env.or_declared_default("UNIT");
         let none = env.or_declared_default("NONE");

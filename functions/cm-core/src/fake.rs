@@ -2,9 +2,11 @@
 //! AWS operation name and its arguments, e.g. `UpdateAutoScalingGroup g 1`) and
 //! failures injected per operation, answered as AWS would after the SDK's retries.
 //! Each function's `fake` module keeps its own state (the group, the records...) and
-//! asks the recorder before every call.
+//! asks the recorder before every call. The pieces of state several fakes keep alike
+//! are here too: groups by their desired capacity ([`Groups`]) and the metric data
+//! points put ([`Datapoint`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use crate::Error;
@@ -79,6 +81,64 @@ impl Recorder {
     }
 }
 
+/// One PutMetricData data point, as a fake keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Datapoint {
+    pub namespace: String,
+    pub name: String,
+    pub dimensions: BTreeMap<String, String>,
+    pub unit: String,
+    pub value: f64,
+}
+
+/// Auto Scaling groups in memory, by name, with their desired capacity.
+#[derive(Debug, Default)]
+pub struct Groups {
+    desired: Mutex<BTreeMap<String, i32>>,
+}
+
+impl Groups {
+    /// Adds the group `name` at `desired` (or sets it there).
+    pub fn insert(&self, name: &str, desired: i32) {
+        lock(&self.desired).insert(name.to_string(), desired);
+    }
+
+    /// The group's desired capacity, `None` when it does not exist.
+    pub fn desired(&self, name: &str) -> Option<i32> {
+        lock(&self.desired).get(name).copied()
+    }
+
+    /// DescribeAutoScalingGroups, recorded in `recorder`: the group's desired
+    /// capacity. AWS answers an empty list for an unknown name, which
+    /// [`crate::autoscaling::describe_group`] makes an error; so does this.
+    pub fn describe_desired(&self, recorder: &Recorder, name: &str) -> Result<i32, Error> {
+        let call = format!("DescribeAutoScalingGroups {name}");
+        recorder.call(&call)?;
+        self.desired(name).ok_or_else(|| Error::Aws {
+            operation: call,
+            message: "no such Auto Scaling group".to_string(),
+        })
+    }
+
+    /// UpdateAutoScalingGroup with a new desired capacity, recorded in `recorder`;
+    /// an unknown group is AWS's ValidationError.
+    pub fn set_desired(&self, recorder: &Recorder, name: &str, desired: i32) -> Result<(), Error> {
+        let call = format!("UpdateAutoScalingGroup {name} DesiredCapacity={desired}");
+        recorder.call(&call)?;
+        match lock(&self.desired).get_mut(name) {
+            Some(current) => {
+                *current = desired;
+                Ok(())
+            }
+            None => Err(Error::Aws {
+                operation: call,
+                message: "service error: ValidationError: AutoScalingGroup name not found"
+                    .to_string(),
+            }),
+        }
+    }
+}
+
 /// Locks a fake's state; a test that panicked while holding it leaves it usable.
 pub fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
@@ -104,5 +164,41 @@ mod tests {
         assert_eq!(r.calls()[0], "DescribeServices c s");
         r.clear();
         assert!(r.calls().is_empty());
+    }
+
+    #[test]
+    fn groups_are_read_and_scaled_like_auto_scaling_does() {
+        let (r, groups) = (Recorder::default(), Groups::default());
+        groups.insert("g", 0);
+        assert_eq!(groups.describe_desired(&r, "g").unwrap(), 0);
+        groups.set_desired(&r, "g", 1).unwrap();
+        assert_eq!(groups.desired("g"), Some(1));
+        let err = groups.describe_desired(&r, "h").unwrap_err().to_string();
+        assert!(
+            err.starts_with("DescribeAutoScalingGroups h failed"),
+            "{err}"
+        );
+        let err = groups.set_desired(&r, "h", 1).unwrap_err().to_string();
+        assert!(
+            err.starts_with("UpdateAutoScalingGroup h DesiredCapacity=1 failed")
+                && err.contains("ValidationError"),
+            "{err}"
+        );
+        assert_eq!(groups.desired("h"), None);
+        r.fail("UpdateAutoScalingGroup", 1);
+        assert!(groups.set_desired(&r, "g", 0).is_err());
+        assert_eq!(
+            groups.desired("g"),
+            Some(1),
+            "a failed call changes nothing"
+        );
+        assert_eq!(
+            r.writes(),
+            vec![
+                "UpdateAutoScalingGroup g DesiredCapacity=1",
+                "UpdateAutoScalingGroup h DesiredCapacity=1",
+                "UpdateAutoScalingGroup g DesiredCapacity=0",
+            ]
+        );
     }
 }

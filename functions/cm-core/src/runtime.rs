@@ -77,7 +77,9 @@ where
     let config = start(read)?;
     let sdk = crate::aws::load_sdk_config().await;
     let clients = build(&sdk, &config);
-    serve(config, clients, handler).await
+    // Boxed: the handler's futures (the SDK's) nested inside `main`'s would
+    // otherwise go past the compiler's depth limit for laying it out.
+    Box::pin(serve(config, clients, handler)).await
 }
 
 /// Runs the Lambda runtime loop: each event (payload and context, whose deadline

@@ -75,40 +75,29 @@ impl Config {
         let mut env = env.declared(VARS);
         let domain = env.required_dns_name("DOMAIN_NAME");
         let record_type = env.or_declared_default("RECORD_TYPE").to_ascii_uppercase();
-        let record_type = if record_type.chars().all(|c| c.is_ascii_alphanumeric()) {
-            Some(record_type)
-        } else {
-            env.invalid(
-                "RECORD_TYPE",
-                &record_type,
-                "a DNS record type such as A or AAAA",
-            );
-            None
-        };
+        let record_type = env.check(
+            "RECORD_TYPE",
+            Some(record_type),
+            "a DNS record type such as A or AAAA",
+            |t| t.chars().all(|c| c.is_ascii_alphanumeric()),
+        );
         let asg_name = env.required("ASG_NAME");
         let asg_region = env.optional("ASG_REGION");
         let namespace = env.required("METRIC_NAMESPACE");
         let name = env.required("METRIC_NAME");
         let dimensions = env.metric_dimensions("METRIC_DIMENSIONS");
-        let unit_raw = env.or_declared_default("METRIC_UNIT");
-        let unit = if StandardUnit::values().contains(&unit_raw.as_str()) {
-            Some(StandardUnit::from(unit_raw.as_str()))
-        } else {
-            env.invalid(
+        let unit = env.or_declared_default("METRIC_UNIT");
+        let unit = env
+            .check(
                 "METRIC_UNIT",
-                &unit_raw,
+                Some(unit),
                 "a CloudWatch unit such as Count, Bytes or Count/Second",
-            );
-            None
-        };
+                |u| StandardUnit::values().contains(&u.as_str()),
+            )
+            .map(|u| StandardUnit::from(u.as_str()));
         let threshold: Option<f64> = env.parse_required("METRIC_THRESHOLD", "a number");
-        let threshold = threshold.and_then(|t| {
-            if t.is_finite() {
-                Some(t)
-            } else {
-                env.invalid("METRIC_THRESHOLD", &t.to_string(), "a finite number");
-                None
-            }
+        let threshold = env.check("METRIC_THRESHOLD", threshold, "a finite number", |t| {
+            t.is_finite()
         });
         env.finish(|| {
             Some(Config {
@@ -133,30 +122,24 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
-    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    const FULL: &[(&str, &str)] = &[
+        ("DOMAIN_NAME", "MC.Example.com."),
+        ("ASG_NAME", "cm-asg-dev-mc"),
+        ("METRIC_NAMESPACE", "ContainerManager"),
+        ("METRIC_NAME", "DnsQueries"),
+        ("METRIC_DIMENSIONS", r#"{"ContainerName":"mc"}"#),
+        ("METRIC_THRESHOLD", "20"),
+    ];
 
-    fn full() -> HashMap<String, String> {
-        vars(&[
-            ("DOMAIN_NAME", "MC.Example.com."),
-            ("ASG_NAME", "cm-asg-dev-mc"),
-            ("METRIC_NAMESPACE", "ContainerManager"),
-            ("METRIC_NAME", "DnsQueries"),
-            ("METRIC_DIMENSIONS", r#"{"ContainerName":"mc"}"#),
-            ("METRIC_THRESHOLD", "20"),
-        ])
+    /// Every variable set, then `extra`.
+    fn with(extra: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_env(Env::from_pairs(&[FULL, extra].concat()))
     }
 
     #[test]
     fn reads_the_contract_with_defaults() {
-        let map = full();
-        let cfg = Config::from_env(Env::from_map(&map)).unwrap();
+        let cfg = with(&[]).unwrap();
         assert_eq!(cfg.query.name, "mc.example.com");
         assert_eq!(cfg.query.record_type, "A");
         assert_eq!(cfg.asg_region, None);
@@ -167,13 +150,13 @@ mod tests {
 
     #[test]
     fn every_bad_variable_is_named() {
-        let map = vars(&[
+        let err = Config::from_env(Env::from_pairs(&[
             ("METRIC_DIMENSIONS", "[1,2]"),
             ("METRIC_UNIT", "Parsecs"),
             ("METRIC_THRESHOLD", "ten"),
             ("RECORD_TYPE", "A A"),
-        ]);
-        let err = Config::from_env(Env::from_map(&map)).unwrap_err();
+        ]))
+        .unwrap_err();
         let text = err.to_string();
         for name in [
             "DOMAIN_NAME is not set",
@@ -192,19 +175,14 @@ mod tests {
 
     #[test]
     fn dimension_values_must_be_strings() {
-        let mut map = full();
-        map.insert("METRIC_DIMENSIONS".into(), r#"{"ContainerName":3}"#.into());
-        assert!(Config::from_env(Env::from_map(&map)).is_err());
-        map.insert("METRIC_DIMENSIONS".into(), "{}".into());
-        let cfg = Config::from_env(Env::from_map(&map)).unwrap();
+        assert!(with(&[("METRIC_DIMENSIONS", r#"{"ContainerName":3}"#)]).is_err());
+        let cfg = with(&[("METRIC_DIMENSIONS", "{}")]).unwrap();
         assert!(cfg.metric.dimensions.is_empty());
     }
 
     #[test]
     fn a_domain_with_spaces_is_refused() {
-        let mut map = full();
-        map.insert("DOMAIN_NAME".into(), "mc example.com".into());
-        let err = Config::from_env(Env::from_map(&map)).unwrap_err();
+        let err = with(&[("DOMAIN_NAME", "mc example.com")]).unwrap_err();
         assert!(err.to_string().contains("DOMAIN_NAME must be a DNS name"));
     }
 }

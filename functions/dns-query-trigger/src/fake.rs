@@ -2,29 +2,21 @@
 //! capacity, the keep-alive data points put, and every call recorded (with failures
 //! injected per operation through [`Recorder::fail`]).
 
-use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use cm_core::fake::{lock, Recorder};
+use cm_core::fake::{lock, Groups, Recorder};
 use cm_core::Error;
 
 use crate::cloud::Cloud;
 use crate::config::KeepAliveMetric;
 
 /// One PutMetricData data point.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Datapoint {
-    pub namespace: String,
-    pub name: String,
-    pub dimensions: BTreeMap<String, String>,
-    pub unit: String,
-    pub value: f64,
-}
+pub use cm_core::fake::Datapoint;
 
 #[derive(Debug, Default)]
 pub struct FakeCloud {
     pub recorder: Recorder,
-    groups: Mutex<BTreeMap<String, i32>>,
+    groups: Groups,
     datapoints: Mutex<Vec<Datapoint>>,
 }
 
@@ -32,13 +24,13 @@ impl FakeCloud {
     /// One group at `desired`.
     pub fn with_group(name: &str, desired: i32) -> Self {
         let fake = FakeCloud::default();
-        lock(&fake.groups).insert(name.to_string(), desired);
+        fake.groups.insert(name, desired);
         fake
     }
 
     /// The group's desired capacity, `None` when it does not exist.
     pub fn desired(&self, name: &str) -> Option<i32> {
-        lock(&self.groups).get(name).copied()
+        self.groups.desired(name)
     }
 
     pub fn datapoints(&self) -> Vec<Datapoint> {
@@ -48,19 +40,7 @@ impl FakeCloud {
 
 impl Cloud for FakeCloud {
     async fn set_desired_capacity(&self, asg_name: &str, desired: i32) -> Result<(), Error> {
-        let call = format!("UpdateAutoScalingGroup {asg_name} DesiredCapacity={desired}");
-        self.recorder.call(&call)?;
-        match lock(&self.groups).get_mut(asg_name) {
-            Some(current) => {
-                *current = desired;
-                Ok(())
-            }
-            None => Err(Error::Aws {
-                operation: call,
-                message: "service error: ValidationError: AutoScalingGroup name not found"
-                    .to_string(),
-            }),
-        }
+        self.groups.set_desired(&self.recorder, asg_name, desired)
     }
 
     async fn put_keep_alive(&self, metric: &KeepAliveMetric) -> Result<(), Error> {

@@ -1,6 +1,3 @@
-// The SDK futures nested in the handler exceed the default layout query depth (128).
-#![recursion_limit = "256"]
-
 use dns_query_trigger::{handle, AwsCloud, Config};
 
 #[tokio::main]

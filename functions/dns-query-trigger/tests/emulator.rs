@@ -5,14 +5,14 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_lambda_events::cloudwatch_logs::LogData;
 use aws_sdk_autoscaling::Client as AutoScaling;
 use aws_sdk_cloudwatch::types::{Dimension, Statistic};
 use aws_sdk_cloudwatch::Client as CloudWatch;
 use cm_core::Env;
+use cm_testkit::events::query_log_event;
 use cm_testkit::function::Spec;
 use cm_testkit::{asg, Emulator, Function, Outcome};
-use dns_query_trigger::{handle, parse, AwsCloud, Config};
+use dns_query_trigger::{handle, AwsCloud, Config};
 use serde_json::{json, Value};
 
 const GROUP: &str = "cm-asg-test-mc";
@@ -47,21 +47,6 @@ fn query_line(name: &str, kind: &str, i: usize) -> String {
         i % 60,
         i % 250 + 1
     )
-}
-
-fn event(kind: &str, lines: &[String]) -> Value {
-    let events: Vec<Value> = lines
-        .iter()
-        .enumerate()
-        .map(|(i, m)| json!({"id": i.to_string(), "timestamp": 1_795_464_000_000_i64 + i as i64, "message": m}))
-        .collect();
-    let data: LogData = serde_json::from_value(json!({
-        "owner": "123456789012", "logGroup": "/aws/route53/example.com",
-        "logStream": "Z0123456789ABCDEFGHIJ/FRA6", "subscriptionFilters": ["cm"],
-        "messageType": kind, "logEvents": events,
-    }))
-    .expect("a valid batch");
-    json!({"awslogs": {"data": parse::encode_data(&data)}})
 }
 
 async fn create_group(autoscaling: &AutoScaling, name: &str, zone: &str) {
@@ -106,9 +91,13 @@ async fn a_matching_lookup_starts_the_group_and_keeps_the_alarm_quiet() {
         query_line("_minecraft._tcp.mc.example.com", "SRV", 0),
         query_line("MC.example.com.", "A", 1),
     ];
-    let summary = handle(&config(GROUP), &s.actions, &event("DATA_MESSAGE", &lines))
-        .await
-        .expect("the trigger succeeds");
+    let summary = handle(
+        &config(GROUP),
+        &s.actions,
+        &query_log_event("DATA_MESSAGE", &lines),
+    )
+    .await
+    .expect("the trigger succeeds");
     assert_eq!((summary.lines_seen, summary.lines_matched), (2, 1));
     assert_eq!(summary.actions.len(), 2, "{:?}", summary.actions);
     assert_eq!(desired(&s.autoscaling, GROUP).await, 1);
@@ -178,9 +167,13 @@ async fn a_matching_lookup_starts_the_group_and_keeps_the_alarm_quiet() {
 async fn a_thousand_line_batch_costs_one_update_and_one_put() {
     let s = setup().await;
     let lines: Vec<String> = (0..1000).map(|i| query_line(NAME, "A", i)).collect();
-    let summary = handle(&config(GROUP), &s.actions, &event("DATA_MESSAGE", &lines))
-        .await
-        .expect("the trigger succeeds");
+    let summary = handle(
+        &config(GROUP),
+        &s.actions,
+        &query_log_event("DATA_MESSAGE", &lines),
+    )
+    .await
+    .expect("the trigger succeeds");
     assert_eq!((summary.lines_seen, summary.lines_matched), (1000, 1000));
     assert_eq!(desired(&s.autoscaling, GROUP).await, 1);
     let calls = s.emulator.calls();
@@ -203,19 +196,23 @@ async fn batches_without_our_name_and_control_messages_change_nothing() {
         query_line("www.mc.example.com", "A", 1),
         query_line(NAME, "AAAA", 2),
     ];
-    let summary = handle(&cfg, &s.actions, &event("DATA_MESSAGE", &other))
+    let summary = handle(&cfg, &s.actions, &query_log_event("DATA_MESSAGE", &other))
         .await
         .unwrap();
     assert_eq!((summary.lines_seen, summary.lines_matched), (3, 0));
     assert!(summary.actions.is_empty());
     let control =
         vec!["CWL CONTROL MESSAGE: Checking health of destination Lambda function.".into()];
-    let summary = handle(&cfg, &s.actions, &event("CONTROL_MESSAGE", &control))
-        .await
-        .unwrap();
+    let summary = handle(
+        &cfg,
+        &s.actions,
+        &query_log_event("CONTROL_MESSAGE", &control),
+    )
+    .await
+    .unwrap();
     assert_eq!(summary.message_type, "CONTROL_MESSAGE");
     assert!(summary.actions.is_empty());
-    let empty = handle(&cfg, &s.actions, &event("DATA_MESSAGE", &[]))
+    let empty = handle(&cfg, &s.actions, &query_log_event("DATA_MESSAGE", &[]))
         .await
         .unwrap();
     assert_eq!(empty.lines_seen, 0);
@@ -264,7 +261,7 @@ async fn an_aws_failure_is_reported_with_its_cause() {
     let err = handle(
         &config("cm-asg-test-missing"),
         &s.actions,
-        &event("DATA_MESSAGE", &lines),
+        &query_log_event("DATA_MESSAGE", &lines),
     )
     .await
     .unwrap_err();
@@ -296,7 +293,7 @@ async fn asg_region_points_the_group_client_across_regions() {
     handle(
         &cfg,
         &actions,
-        &event("DATA_MESSAGE", &[query_line(NAME, "A", 0)]),
+        &query_log_event("DATA_MESSAGE", &[query_line(NAME, "A", 0)]),
     )
     .await
     .expect("the trigger succeeds");
@@ -317,12 +314,7 @@ async fn the_binary_runs_behind_the_runtime_api_with_the_standard_aws_environmen
         &s.emulator,
         &vars,
     );
-    let sample = |name: &str| -> Value {
-        let path = cm_testkit::repo_root()
-            .join("events/dns-query-trigger")
-            .join(name);
-        serde_json::from_str(&std::fs::read_to_string(path).expect("sample event")).expect("json")
-    };
+    let sample = |name: &str| cm_testkit::events::sample(&format!("dns-query-trigger/{name}"));
     let control = function.try_invoke(sample("control-message.json"));
     let bad = function.try_invoke(sample("malformed-gzip.json"));
     let other = function.try_invoke(sample("query-log-other-names.json"));

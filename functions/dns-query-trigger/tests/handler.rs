@@ -2,76 +2,27 @@
 //! [`FakeCloud`], on the real sample events and every bad input the emulator tier
 //! tries. No AWS, no Python, no network.
 
-use std::collections::HashMap;
-use std::io::Write;
-
-use aws_lambda_events::cloudwatch_logs::LogData;
-use base64::Engine;
-use cm_core::Env;
+use cm_testkit::env_json::function_env;
+use cm_testkit::events::{awslogs_event, gzip, query_line, query_log_event};
 use dns_query_trigger::fake::FakeCloud;
-use dns_query_trigger::parse::encode_data;
 use dns_query_trigger::{handle, Action, Config, Outcome};
 use serde_json::{json, Value};
 
 const GROUP: &str = "cm-asg-dev-mc";
 const NAME: &str = "mc.example.com";
 
-fn vars() -> HashMap<String, String> {
-    [
-        ("DOMAIN_NAME", NAME),
-        ("ASG_NAME", GROUP),
-        ("METRIC_NAMESPACE", "ContainerManager"),
-        ("METRIC_NAME", "DnsQueries"),
-        ("METRIC_DIMENSIONS", r#"{"ContainerName":"cm-dev-mc"}"#),
-        ("METRIC_THRESHOLD", "2500"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
+/// The function's entry of events/env.json, with `changes` applied.
+fn config_with(changes: &[(&str, Option<&str>)]) -> Config {
+    Config::from_env(function_env("DnsQueryTriggerFunction", changes)).expect("valid configuration")
 }
 
 fn config() -> Config {
-    Config::from_env(Env::from_map(&vars())).expect("valid configuration")
+    config_with(&[])
 }
 
+/// The sample event `events/dns-query-trigger/<name>`.
 fn sample(name: &str) -> Value {
-    let path = format!(
-        "{}/../../events/dns-query-trigger/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(&path).expect("sample event"))
-        .expect("sample JSON")
-}
-
-fn line(name: &str, kind: &str) -> String {
-    format!("1.0 2026-11-23T20:00:00.000Z Z0123456789ABCDEFGHIJ {name} {kind} NOERROR UDP FRA6 192.0.2.1 -")
-}
-
-fn logs_event(kind: &str, lines: &[String]) -> Value {
-    let events: Vec<Value> = lines
-        .iter()
-        .enumerate()
-        .map(
-            |(i, m)| json!({"id": i.to_string(), "timestamp": 1_795_464_000_000_i64, "message": m}),
-        )
-        .collect();
-    let data: LogData = serde_json::from_value(json!({
-        "owner": "123456789012", "logGroup": "/aws/route53/example.com",
-        "logStream": "Z0123456789ABCDEFGHIJ/FRA6", "subscriptionFilters": ["cm"],
-        "messageType": kind, "logEvents": events,
-    }))
-    .expect("a log batch");
-    json!({"awslogs": {"data": encode_data(&data)}})
-}
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(bytes).expect("gzip");
-    gz.finish().expect("gzip")
+    cm_testkit::events::sample(&format!("dns-query-trigger/{name}"))
 }
 
 async fn run(fake: &FakeCloud, event: &Value) -> Result<Outcome, cm_core::Error> {
@@ -150,8 +101,8 @@ async fn samples_without_the_name_change_nothing() {
 #[tokio::test]
 async fn a_thousand_matching_lines_cost_one_update_and_one_put() {
     let fake = FakeCloud::with_group(GROUP, 0);
-    let lines: Vec<String> = (0..1000).map(|_| line(NAME, "A")).collect();
-    let outcome = run(&fake, &logs_event("DATA_MESSAGE", &lines))
+    let lines: Vec<String> = (0..1000).map(|_| query_line(NAME, "A")).collect();
+    let outcome = run(&fake, &query_log_event("DATA_MESSAGE", &lines))
         .await
         .expect("success");
     assert_eq!(outcome.lines_matched, 1000);
@@ -162,9 +113,12 @@ async fn a_thousand_matching_lines_cost_one_update_and_one_put() {
 #[tokio::test]
 async fn a_running_group_stays_at_one_and_is_kept_alive() {
     let fake = FakeCloud::with_group(GROUP, 1);
-    run(&fake, &logs_event("DATA_MESSAGE", &[line(NAME, "A")]))
-        .await
-        .expect("success");
+    run(
+        &fake,
+        &query_log_event("DATA_MESSAGE", &[query_line(NAME, "A")]),
+    )
+    .await
+    .expect("success");
     assert_eq!(fake.desired(GROUP), Some(1));
     assert_eq!(fake.datapoints().len(), 1);
 }
@@ -181,7 +135,7 @@ async fn the_same_delivery_twice_scales_to_one_twice_and_stays_at_one() {
 
 #[tokio::test]
 async fn bad_payloads_are_named_and_change_nothing() {
-    let bomb = json!({"awslogs": {"data": b64(&gzip(&vec![b' '; 65 * 1024 * 1024]))}});
+    let bomb = awslogs_event(&gzip(&vec![b' '; 65 * 1024 * 1024]));
     let cases: Vec<(&str, Value, &str)> = vec![
         (
             "sample with a broken gzip",
@@ -195,12 +149,12 @@ async fn bad_payloads_are_named_and_change_nothing() {
         ),
         (
             "bad gzip",
-            json!({"awslogs": {"data": b64(b"plain text, not gzip")}}),
+            awslogs_event(b"plain text, not gzip"),
             "not valid gzip",
         ),
         (
             "bad JSON",
-            json!({"awslogs": {"data": b64(&gzip(b"{\"messageType\": "))}}),
+            awslogs_event(&gzip(b"{\"messageType\": ")),
             "not valid CloudWatch Logs JSON",
         ),
         (
@@ -229,19 +183,19 @@ async fn bad_payloads_are_named_and_change_nothing() {
 async fn other_types_sub_names_and_a_huge_foreign_batch_do_nothing() {
     let fake = FakeCloud::with_group(GROUP, 0);
     let lines = [
-        line(NAME, "AAAA"),
-        line(&format!("_minecraft._tcp.{NAME}"), "SRV"),
-        line(&format!("www.{NAME}"), "A"),
-        line(&format!("{NAME}.evil.example"), "A"),
+        query_line(NAME, "AAAA"),
+        query_line(&format!("_minecraft._tcp.{NAME}"), "SRV"),
+        query_line(&format!("www.{NAME}"), "A"),
+        query_line(&format!("{NAME}.evil.example"), "A"),
     ];
-    let outcome = run(&fake, &logs_event("DATA_MESSAGE", &lines))
+    let outcome = run(&fake, &query_log_event("DATA_MESSAGE", &lines))
         .await
         .expect("success");
     assert_eq!((outcome.lines_seen, outcome.lines_matched), (4, 0));
     let many: Vec<String> = (0..20_000)
-        .map(|i| line(&format!("host{i}.example.com"), "A"))
+        .map(|i| query_line(&format!("host{i}.example.com"), "A"))
         .collect();
-    let outcome = run(&fake, &logs_event("DATA_MESSAGE", &many))
+    let outcome = run(&fake, &query_log_event("DATA_MESSAGE", &many))
         .await
         .expect("success");
     assert_eq!(outcome.lines_seen, 20_000);
@@ -251,9 +205,12 @@ async fn other_types_sub_names_and_a_huge_foreign_batch_do_nothing() {
 #[tokio::test]
 async fn a_control_message_naming_the_container_still_does_nothing() {
     let fake = FakeCloud::with_group(GROUP, 0);
-    let outcome = run(&fake, &logs_event("CONTROL_MESSAGE", &[line(NAME, "A")]))
-        .await
-        .expect("success");
+    let outcome = run(
+        &fake,
+        &query_log_event("CONTROL_MESSAGE", &[query_line(NAME, "A")]),
+    )
+    .await
+    .expect("success");
     assert_eq!(outcome.lines_matched, 0);
     assert!(fake.recorder.calls().is_empty());
 }
@@ -316,13 +273,13 @@ async fn a_group_that_does_not_exist_is_an_error_naming_it() {
 
 #[tokio::test]
 async fn the_record_type_and_domain_come_from_the_configuration() {
-    let mut vars = vars();
-    vars.insert("RECORD_TYPE".into(), "aaaa".into());
-    vars.insert("DOMAIN_NAME".into(), "VH.Example.com.".into());
-    let config = Config::from_env(Env::from_map(&vars)).expect("valid");
+    let config = config_with(&[
+        ("RECORD_TYPE", Some("aaaa")),
+        ("DOMAIN_NAME", Some("VH.Example.com.")),
+    ]);
     let fake = FakeCloud::with_group(GROUP, 0);
-    let lines = [line(NAME, "A"), line("vh.example.com", "AAAA")];
-    let outcome = handle(&config, &fake, &logs_event("DATA_MESSAGE", &lines))
+    let lines = [query_line(NAME, "A"), query_line("vh.example.com", "AAAA")];
+    let outcome = handle(&config, &fake, &query_log_event("DATA_MESSAGE", &lines))
         .await
         .expect("success");
     assert_eq!(outcome.lines_matched, 1);

@@ -64,25 +64,16 @@ impl Config {
             .map(|z| z.trim_start_matches("/hostedzone/").to_string());
         let domain = env.required_dns_name("DOMAIN_NAME");
         let record_type = env.or_declared_default("RECORD_TYPE").to_ascii_uppercase();
-        let record_type = if record_type == "A" {
-            Some(record_type)
-        } else {
-            env.invalid(
-                "RECORD_TYPE",
-                &record_type,
-                "A (the instance's IPv4 address; AAAA follows its IPv6 by itself)",
-            );
-            None
-        };
+        let record_type = env.check(
+            "RECORD_TYPE",
+            Some(record_type),
+            "A (the instance's IPv4 address; AAAA follows its IPv6 by itself)",
+            |t| t == "A",
+        );
         let ttl: Option<i64> =
             env.parse_or_declared_default("DNS_TTL", "a whole number of seconds");
-        let ttl = ttl.and_then(|t| {
-            if (0..=MAX_TTL).contains(&t) {
-                Some(t)
-            } else {
-                env.invalid("DNS_TTL", &t.to_string(), "between 0 and 172800 seconds");
-                None
-            }
+        let ttl = env.check("DNS_TTL", ttl, "between 0 and 172800 seconds", |t| {
+            (0..=MAX_TTL).contains(t)
         });
         let unavailable: Option<Ipv4Addr> =
             env.parse_or_declared_default("UNAVAILABLE_IP", "an IPv4 address");
@@ -107,14 +98,6 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
 
     const REQUIRED: &[(&str, &str)] = &[
         ("ASG_NAME", "g"),
@@ -123,9 +106,7 @@ mod tests {
     ];
 
     fn with(extra: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let mut map = vars(REQUIRED);
-        map.extend(vars(extra));
-        Config::from_env(Env::from_map(&map))
+        Config::from_env(Env::from_pairs(&[REQUIRED, extra].concat()))
     }
 
     #[test]
@@ -204,15 +185,14 @@ mod tests {
 
     #[test]
     fn names_every_problem() {
-        let map = vars(&[
+        let err = Config::from_env(Env::from_pairs(&[
             ("RECORD_TYPE", "CNAME"),
             ("DNS_TTL", "-5"),
             ("UNAVAILABLE_IP", "nowhere"),
             ("DOMAIN_NAME", "not a name"),
-        ]);
-        let err = Config::from_env(Env::from_map(&map))
-            .unwrap_err()
-            .to_string();
+        ]))
+        .unwrap_err()
+        .to_string();
         for expected in [
             "ASG_NAME is not set",
             "HOSTED_ZONE_ID is not set",

@@ -182,10 +182,6 @@ fn upsert_if_different(
     })
 }
 
-fn pairs(group: &[(String, String)]) -> impl Iterator<Item = (&str, &str)> {
-    group.iter().map(|(i, s)| (i.as_str(), s.as_str()))
-}
-
 /// The changes that point the name at `addresses`: A to its IPv4; AAAA to its IPv6
 /// addresses, or, when it has none, the AAAA record deleted as it is (an earlier
 /// instance's IPv6 must not outlive it).
@@ -268,7 +264,7 @@ pub fn decide(config: &Config, input: &Input, observed: &Observed) -> Result<Pla
         }),
         Input::Launch { instance_id } => {
             // Checked first: an instance that already left has no address to give.
-            if let Some(why) = stale_launch(pairs(&observed.group), instance_id) {
+            if let Some(why) = stale_launch(&observed.group, instance_id) {
                 return Ok(Plan::Nothing {
                     event: Event::Ignored,
                     note: why,
@@ -290,7 +286,7 @@ pub fn decide(config: &Config, input: &Input, observed: &Observed) -> Result<Pla
             })
         }
         Input::Terminate { instance_id } => {
-            if let Some(other) = another_instance_serving(pairs(&observed.group), instance_id) {
+            if let Some(other) = another_instance_serving(&observed.group, instance_id) {
                 return Ok(Plan::Nothing {
                     event: Event::Terminate,
                     note: format!(

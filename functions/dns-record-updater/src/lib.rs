@@ -36,11 +36,9 @@ pub async fn handle<C: Cloud>(
     event: &Value,
 ) -> Result<Outcome, cm_core::Error> {
     let input = parse::parse(event, config)?;
-    // Boxed: the SDK's futures (in AwsCloud) nested inside this one would otherwise
-    // go past the compiler's depth limit for laying out `main`.
-    let observed = Box::pin(observe(config, cloud, &input)).await?;
+    let observed = observe(config, cloud, &input).await?;
     let plan = decide::decide(config, &input, &observed)?;
-    let outcome = Box::pin(act::act(config, cloud, input.instance_id(), plan)).await?;
+    let outcome = act::act(config, cloud, input.instance_id(), plan).await?;
     tracing::info!(
         outcome = %serde_json::to_string(&outcome).unwrap_or_default(),
         "{}",

@@ -8,25 +8,7 @@ use crate::decide::Change;
 
 /// Which event was followed; `ignored` when the event calls for nothing (a launch
 /// into the warm pool, a stale launch); `reconcile` for a scheduled run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Event {
-    Launch,
-    Terminate,
-    Ignored,
-    Reconcile,
-}
-
-impl Event {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Event::Launch => "launch",
-            Event::Terminate => "terminate",
-            Event::Ignored => "ignored",
-            Event::Reconcile => "reconcile",
-        }
-    }
-}
+pub use cm_core::asg_event::EventKind as Event;
 
 /// A call that changed something.
 #[derive(Debug, Clone, PartialEq, Serialize)]

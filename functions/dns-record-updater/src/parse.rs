@@ -4,10 +4,8 @@
 //! of the updater's EventBridge schedule (`"source": "aws.events"`, `"detail-type":
 //! "Scheduled Event"`) asks for a scheduled run.
 
-use aws_lambda_events::eventbridge::EventBridgeEvent;
-use cm_core::asg_event::{self, AsgSignal, SCHEDULED_EVENT, SCHEDULE_SOURCE};
+use cm_core::asg_event::{self, AsgSignal, GroupOrSchedule, Schedule};
 use cm_core::Error;
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::config::Config;
@@ -41,10 +39,10 @@ impl Input {
 /// Parses an event for the configured group, or a tick of the schedule; anything
 /// else is [`Error::InvalidEvent`] naming what was wrong.
 pub fn parse(event: &Value, config: &Config) -> Result<Input, Error> {
-    if event.get("source").and_then(Value::as_str) == Some(SCHEDULE_SOURCE) {
-        return schedule(event);
-    }
-    let parsed = asg_event::parse(event, &config.asg_name)?;
+    let parsed = match asg_event::parse_or_schedule(event, &config.asg_name)? {
+        GroupOrSchedule::Group(parsed) => parsed,
+        GroupOrSchedule::Schedule(Schedule { rule }) => return Ok(Input::Reconcile { rule }),
+    };
     Ok(match parsed.signal {
         AsgSignal::Launch {
             instance_id,
@@ -60,38 +58,16 @@ pub fn parse(event: &Value, config: &Config) -> Result<Input, Error> {
     })
 }
 
-fn schedule(event: &Value) -> Result<Input, Error> {
-    let event = EventBridgeEvent::<Value>::deserialize(event)
-        .map_err(|e| Error::invalid_event(format!("not an EventBridge scheduled event: {e}")))?;
-    if event.detail_type != SCHEDULED_EVENT {
-        return Err(Error::invalid_event(format!(
-            "detail-type {:?} from {SCHEDULE_SOURCE}: expected {SCHEDULED_EVENT:?}",
-            event.detail_type
-        )));
-    }
-    Ok(Input::Reconcile {
-        rule: event.resources.and_then(|r| r.into_iter().next()),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::Ipv4Addr;
+    use cm_testkit::env_json::function_env;
 
     const INSTANCE: &str = "i-0a1b2c3d4e5f60718";
 
+    /// The configuration of the sample events' group (events/env.json).
     fn config() -> Config {
-        Config {
-            asg_name: "cm-asg-dev-mc".into(),
-            hosted_zone_id: "Z1".into(),
-            domain_name: "mc.example.com".into(),
-            record_type: "A".into(),
-            ttl: 1,
-            unavailable_ip: Ipv4Addr::UNSPECIFIED,
-            sns_topic_arn: None,
-            container_name: "mc".into(),
-        }
+        Config::from_env(function_env("DnsRecordUpdaterFunction", &[])).unwrap()
     }
 
     fn sample(text: &str) -> Value {

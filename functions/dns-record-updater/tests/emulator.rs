@@ -5,12 +5,11 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::time::Duration;
 
 use aws_sdk_autoscaling::Client as AutoScaling;
 use aws_sdk_route53::types::RrType;
 use cm_core::Env;
-use cm_testkit::{asg, Emulator, Outcome, RuntimeApi};
+use cm_testkit::{asg, Emulator, Function, Outcome};
 use dns_record_updater::decide::{Change, ChangeAction, RecordSet, RecordType};
 use dns_record_updater::{handle, AwsCloud, Cloud, Config, Event};
 use serde_json::Value;
@@ -31,6 +30,17 @@ struct Setup {
 impl Setup {
     fn config(&self) -> Config {
         Config::from_env(Env::from_map(&self.vars)).expect("valid configuration")
+    }
+
+    /// The function's binary behind its own Runtime API server, with this set-up's
+    /// variables.
+    fn binary(&self) -> Function {
+        let vars: Vec<(String, String)> = self.vars.clone().into_iter().collect();
+        Function::start(
+            Path::new(env!("CARGO_BIN_EXE_dns-record-updater")),
+            &self.emulator,
+            &vars,
+        )
     }
 
     async fn run(&self, event: &Value) -> Result<dns_record_updater::Outcome, cm_core::Error> {
@@ -332,21 +342,13 @@ async fn foreign_groups_and_bad_events_write_nothing() {
 async fn the_binary_updates_the_record_behind_the_runtime_api() {
     let s = setup(1).await;
     let instance = first_instance(&s).await;
-    let runtime = RuntimeApi::start(Duration::from_secs(30));
-    let mut env = s.emulator.aws_env();
-    env.extend(s.vars.clone());
-    let mut child = runtime.spawn(
-        Path::new(env!("CARGO_BIN_EXE_dns-record-updater")),
-        "dns-record-updater",
-        &env,
-        None,
-    );
-    let outcome = runtime.invoke(
-        asg::sample_event("launch-successful.json", GROUP, &instance),
-        Duration::from_secs(60),
-    );
-    let _ = child.kill();
-    let _ = child.wait();
+    let function = s.binary();
+    let outcome = function.try_invoke(asg::sample_event(
+        "launch-successful.json",
+        GROUP,
+        &instance,
+    ));
+    drop(function);
     assert_eq!(
         outcome
             .as_ref()
@@ -478,18 +480,9 @@ async fn a_scheduled_run_with_nothing_to_fix_makes_no_write_call() {
 async fn the_binary_heals_a_missed_launch_on_the_scheduled_event() {
     let s = setup(1).await;
     let instance = first_instance(&s).await;
-    let runtime = RuntimeApi::start(Duration::from_secs(30));
-    let mut env = s.emulator.aws_env();
-    env.extend(s.vars.clone());
-    let mut child = runtime.spawn(
-        Path::new(env!("CARGO_BIN_EXE_dns-record-updater")),
-        "dns-record-updater",
-        &env,
-        None,
-    );
-    let outcome = runtime.invoke(tick(), Duration::from_secs(60));
-    let _ = child.kill();
-    let _ = child.wait();
+    let function = s.binary();
+    let outcome = function.try_invoke(tick());
+    drop(function);
     assert_eq!(
         outcome
             .as_ref()

@@ -3,9 +3,9 @@
 //! Every case of the emulator tier, and the DNS updater's reliability cases: bad
 //! input, duplicates, events out of order, and failed calls.
 
-use std::collections::HashMap;
-
-use cm_core::{Env, Error};
+use cm_core::Error;
+use cm_testkit::env_json::function_env;
+use cm_testkit::events::asg_sample;
 use dns_record_updater::decide::{Addresses, RecordSet, RecordType};
 use dns_record_updater::fake::Published;
 use dns_record_updater::{handle, Action, Config, Event, FakeCloud, Found, Outcome};
@@ -21,40 +21,24 @@ const B: &str = "i-0b2c3d4e5f6071829";
 const IP_A: &str = "203.0.113.7";
 const IP_B: &str = "203.0.113.8";
 
-const LAUNCH: &str = include_str!("../../../events/asg/launch-successful.json");
-const LAUNCH_FROM_POOL: &str = include_str!("../../../events/asg/launch-from-warm-pool.json");
-const LAUNCH_INTO_POOL: &str = include_str!("../../../events/asg/launch-into-warm-pool.json");
-const TERMINATE: &str = include_str!("../../../events/asg/terminate-lifecycle-action.json");
-const SCHEDULED: &str = include_str!("../../../events/asg/scheduled-event.json");
-const ENV: &str = include_str!("../../../events/env.json");
+const LAUNCH: &str = "launch-successful.json";
+const LAUNCH_FROM_POOL: &str = "launch-from-warm-pool.json";
+const LAUNCH_INTO_POOL: &str = "launch-into-warm-pool.json";
+const TERMINATE: &str = "terminate-lifecycle-action.json";
 
 /// The function's entry of events/env.json, with `change` applied (`None`: removed).
 fn config_with(change: &[(&str, Option<&str>)]) -> Config {
-    let env: Value = serde_json::from_str(ENV).expect("events/env.json is JSON");
-    let mut vars: HashMap<String, String> = env["DnsRecordUpdaterFunction"]
-        .as_object()
-        .expect("an entry for DnsRecordUpdaterFunction")
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-        .collect();
-    for (name, value) in change {
-        match value {
-            Some(value) => vars.insert(name.to_string(), value.to_string()),
-            None => vars.remove(*name),
-        };
-    }
-    Config::from_env(Env::from_map(&vars)).expect("a valid configuration")
+    Config::from_env(function_env("DnsRecordUpdaterFunction", change))
+        .expect("a valid configuration")
 }
 
 fn config() -> Config {
     config_with(&[])
 }
 
-/// A sample event for `instance`.
+/// The sample event `events/asg/<sample>` for `instance`.
 fn event(sample: &str, instance: &str) -> Value {
-    let mut event: Value = serde_json::from_str(sample).expect("the sample is JSON");
-    event["detail"]["EC2InstanceId"] = instance.into();
-    event
+    asg_sample(sample, GROUP, instance)
 }
 
 fn launch(instance: &str) -> Value {
@@ -599,7 +583,7 @@ async fn a_successor_without_ipv6_takes_the_name_and_the_old_aaaa_goes_in_the_sa
 // --------------------------------------------------------- scheduled runs
 
 fn tick() -> Value {
-    serde_json::from_str(SCHEDULED).expect("the sample is JSON")
+    cm_testkit::events::sample("asg/scheduled-event.json")
 }
 
 fn a_record(value: &str) -> RecordSet {

@@ -1,14 +1,19 @@
-//! [`Cloud`] through the AWS SDK (Auto Scaling, EC2 and CloudWatch clients built once
-//! at start-up), and the game server through [`crate::protocol`].
+//! [`Cloud`] through the AWS SDK (Auto Scaling, EC2, CloudWatch and SNS clients built
+//! once at start-up), and the game server through [`crate::protocol`].
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
+use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+use aws_sdk_ec2::types::Tag;
+use aws_sdk_sns::types::MessageAttributeValue;
+use cm_core::autoscaling::GroupState;
 use cm_core::Error;
 
-use crate::cloud::Cloud;
-use crate::config::{PlayersMetric, PLAYERS_METRIC};
+use crate::cloud::{Cloud, Datum, Unit};
+use crate::config::{PlayersMetric, ANSWERED_TAG};
+use crate::decide::{InstanceFacts, Notification};
 use crate::protocol::{self, GameProtocol, ProbeAnswer, ProbeError};
 
 #[derive(Clone, Debug)]
@@ -16,6 +21,7 @@ pub struct AwsCloud {
     autoscaling: aws_sdk_autoscaling::Client,
     ec2: aws_sdk_ec2::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
+    sns: aws_sdk_sns::Client,
 }
 
 impl AwsCloud {
@@ -24,18 +30,17 @@ impl AwsCloud {
             autoscaling: aws_sdk_autoscaling::Client::new(sdk),
             ec2: aws_sdk_ec2::Client::new(sdk),
             cloudwatch: aws_sdk_cloudwatch::Client::new(sdk),
+            sns: aws_sdk_sns::Client::new(sdk),
         }
     }
 }
 
 impl Cloud for AwsCloud {
-    async fn group_instances(&self, asg: &str) -> Result<Vec<(String, String)>, Error> {
-        Ok(cm_core::autoscaling::describe_group(&self.autoscaling, asg)
-            .await?
-            .instances)
+    async fn group(&self, asg: &str) -> Result<GroupState, Error> {
+        cm_core::autoscaling::describe_group(&self.autoscaling, asg).await
     }
 
-    async fn public_ipv4(&self, instance_id: &str) -> Result<Option<Ipv4Addr>, Error> {
+    async fn instance(&self, instance_id: &str) -> Result<InstanceFacts, Error> {
         let operation = || format!("DescribeInstances {instance_id}");
         let out = self
             .ec2
@@ -53,9 +58,17 @@ impl Cloud for AwsCloud {
                 operation: operation(),
                 message: "no such instance".into(),
             })?;
-        Ok(instance
-            .public_ip_address()
-            .and_then(|ip| ip.parse::<Ipv4Addr>().ok()))
+        Ok(InstanceFacts {
+            public_ipv4: instance
+                .public_ip_address()
+                .and_then(|ip| ip.parse::<Ipv4Addr>().ok()),
+            launched_at: instance.launch_time().map(|t| t.secs()),
+            answered: instance
+                .tags()
+                .iter()
+                .find(|t| t.key() == Some(ANSWERED_TAG))
+                .map(|t| t.value().unwrap_or_default().to_string()),
+        })
     }
 
     async fn probe(
@@ -68,30 +81,78 @@ impl Cloud for AwsCloud {
         protocol::probe(protocol, host, port, timeout).await
     }
 
-    async fn put_players(&self, metric: &PlayersMetric, players: u32) -> Result<(), Error> {
+    async fn put_metric_data(
+        &self,
+        metric: &PlayersMetric,
+        data: &[Datum],
+        at: i64,
+    ) -> Result<(), Error> {
         let dimensions = metric
             .dimensions
             .iter()
             .map(|(name, value)| Dimension::builder().name(name).value(value).build())
             .collect::<Vec<_>>();
-        let datum = MetricDatum::builder()
-            .metric_name(PLAYERS_METRIC)
-            .set_dimensions(Some(dimensions))
-            .unit(StandardUnit::Count)
-            .value(f64::from(players))
-            .build();
+        let data = data
+            .iter()
+            .map(|d| {
+                MetricDatum::builder()
+                    .metric_name(d.metric)
+                    .set_dimensions(Some(dimensions.clone()))
+                    .unit(match d.unit {
+                        Unit::Count => StandardUnit::Count,
+                        Unit::Seconds => StandardUnit::Seconds,
+                    })
+                    .value(d.value)
+                    .timestamp(DateTime::from_secs(at))
+                    .build()
+            })
+            .collect::<Vec<_>>();
+        let names: Vec<&str> = data.iter().filter_map(|d| d.metric_name()).collect();
+        let operation = format!("PutMetricData {}/{}", metric.namespace, names.join(","));
         self.cloudwatch
             .put_metric_data()
             .namespace(&metric.namespace)
-            .metric_data(datum)
+            .set_metric_data(Some(data))
             .send()
             .await
-            .map_err(|e| {
-                Error::aws(
-                    format!("PutMetricData {}/{PLAYERS_METRIC}", metric.namespace),
-                    e,
-                )
-            })?;
+            .map_err(|e| Error::aws(operation, e))?;
+        Ok(())
+    }
+
+    async fn mark_answered(&self, instance_id: &str, value: &str) -> Result<(), Error> {
+        self.ec2
+            .create_tags()
+            .resources(instance_id)
+            .tags(Tag::builder().key(ANSWERED_TAG).value(value).build())
+            .send()
+            .await
+            .map_err(|e| Error::aws(format!("CreateTags {instance_id} {ANSWERED_TAG}"), e))?;
+        Ok(())
+    }
+
+    async fn stop(&self, asg: &str) -> Result<(), Error> {
+        cm_core::autoscaling::set_desired_capacity(&self.autoscaling, asg, 0).await
+    }
+
+    async fn notify(&self, n: &Notification) -> Result<(), Error> {
+        let operation = || format!("Publish {}", n.topic_arn);
+        let attribute = |value: &str| {
+            MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map_err(|e| Error::aws(format!("{} (message attribute)", operation()), e))
+        };
+        self.sns
+            .publish()
+            .topic_arn(&n.topic_arn)
+            .subject(&n.subject)
+            .message(&n.message)
+            .message_attributes("event_type", attribute(&n.event_type)?)
+            .message_attributes("container", attribute(&n.container)?)
+            .send()
+            .await
+            .map_err(|e| Error::aws(operation(), e))?;
         Ok(())
     }
 }

@@ -31,7 +31,7 @@ pub const VARS: &[EnvVar] = &[
     ),
     EnvVar::required(
         "METRIC_NAMESPACE",
-        "the `Players` metric's namespace, e.g. `ContainerManager`",
+        "the `Players` and `SecondsToPlayable` metrics' namespace, e.g. `ContainerManager`",
     ),
     EnvVar::with_default(
         "METRIC_DIMENSIONS",
@@ -44,16 +44,38 @@ pub const VARS: &[EnvVar] = &[
         "how long the game server has to answer, in milliseconds (100 to 30000); no answer \
          in time is an unknown count, never 0",
     ),
+    EnvVar::with_default(
+        "BOOT_GRACE_MINUTES",
+        "15",
+        "how long a started server has to answer for the first time, in minutes from its \
+         instance's launch (1 to 1440); past it, a server that never answered is stopped \
+         with a notice (boot failed)",
+    ),
+    EnvVar::optional(
+        "SNS_TOPIC_ARN",
+        "where people are told that the server is playable, or that it failed to boot",
+    ),
+    EnvVar::optional(
+        "CONTAINER_NAME",
+        "the name in messages; unset: the value of ASG_NAME",
+    ),
 ];
 
 /// The name of the metric the probe puts.
 pub const PLAYERS_METRIC: &str = "Players";
 
-/// CloudWatch's limit on dimensions per metric.
-const MAX_DIMENSIONS: usize = 30;
+/// The metric of the first answer after a launch: seconds from the instance's launch.
+pub const SECONDS_TO_PLAYABLE_METRIC: &str = "SecondsToPlayable";
+
+/// The instance tag that says the game server has answered since this instance
+/// launched (its value: the time of the first answer, RFC 3339).
+pub const ANSWERED_TAG: &str = "cm:playable-at";
 
 /// The bounds of `PROBE_TIMEOUT_MS`.
 const TIMEOUT_MS: std::ops::RangeInclusive<u64> = 100..=30_000;
+
+/// The bounds of `BOOT_GRACE_MINUTES`.
+const GRACE_MINUTES: std::ops::RangeInclusive<u32> = 1..=1440;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -66,6 +88,13 @@ pub struct Config {
     pub timeout: Duration,
     /// Where the count goes.
     pub metric: PlayersMetric,
+    /// `BOOT_GRACE_MINUTES`: a server that has not answered this long after its
+    /// instance's launch is stopped.
+    pub boot_grace_minutes: u32,
+    /// `SNS_TOPIC_ARN`: where people are told (optional).
+    pub sns_topic_arn: Option<String>,
+    /// `CONTAINER_NAME` (default `ASG_NAME`): the name people know, for messages.
+    pub container_name: String,
 }
 
 /// The game server's status protocol and where to reach it.
@@ -127,14 +156,7 @@ impl Config {
             host
         });
         let namespace = env.required("METRIC_NAMESPACE");
-        let raw_dimensions = env.or_declared_default("METRIC_DIMENSIONS");
-        let dimensions = match parse_dimensions(&raw_dimensions) {
-            Ok(dims) => Some(dims),
-            Err(expected) => {
-                env.invalid("METRIC_DIMENSIONS", &raw_dimensions, &expected);
-                None
-            }
-        };
+        let dimensions = env.metric_dimensions("METRIC_DIMENSIONS");
         let timeout_ms: Option<u64> =
             env.parse_or_declared_default("PROBE_TIMEOUT_MS", "a whole number of milliseconds");
         let timeout_ms = timeout_ms.and_then(|ms| {
@@ -153,6 +175,26 @@ impl Config {
                 None
             }
         });
+        let grace: Option<u32> =
+            env.parse_or_declared_default("BOOT_GRACE_MINUTES", "a whole number of minutes");
+        let grace = grace.and_then(|minutes| {
+            if GRACE_MINUTES.contains(&minutes) {
+                Some(minutes)
+            } else {
+                env.invalid(
+                    "BOOT_GRACE_MINUTES",
+                    &minutes.to_string(),
+                    &format!(
+                        "from {} to {} minutes",
+                        GRACE_MINUTES.start(),
+                        GRACE_MINUTES.end()
+                    ),
+                );
+                None
+            }
+        });
+        let sns_topic_arn = env.optional_topic_arn("SNS_TOPIC_ARN");
+        let container_name = env.optional("CONTAINER_NAME");
         let game = match protocol {
             Some(Some(protocol)) => port.map(|port| {
                 Some(Game {
@@ -165,14 +207,18 @@ impl Config {
             None => None,
         };
         env.finish(|| {
+            let asg_name = asg_name?;
             Some(Config {
-                asg_name: asg_name?,
+                container_name: container_name.unwrap_or_else(|| asg_name.clone()),
+                asg_name,
                 game: game?,
                 timeout: Duration::from_millis(timeout_ms?),
                 metric: PlayersMetric {
                     namespace: namespace?,
                     dimensions: dimensions?,
                 },
+                boot_grace_minutes: grace?,
+                sns_topic_arn,
             })
         })
     }
@@ -189,23 +235,6 @@ fn normalise_host(raw: &str) -> Option<String> {
         return Some(ip.to_string());
     }
     cm_core::config::normalise_dns_name(raw)
-}
-
-/// `METRIC_DIMENSIONS`, the same convention as the other metrics of the project: a
-/// JSON object of non-empty names to non-empty string values.
-fn parse_dimensions(raw: &str) -> Result<BTreeMap<String, String>, String> {
-    const EXPECTED: &str = "a JSON object of dimension names to string values";
-    let dims: BTreeMap<String, serde_json::Value> =
-        serde_json::from_str(raw).map_err(|_| EXPECTED.to_string())?;
-    if dims.len() > MAX_DIMENSIONS {
-        return Err(format!("at most {MAX_DIMENSIONS} dimensions"));
-    }
-    dims.into_iter()
-        .map(|(k, v)| match v {
-            serde_json::Value::String(s) if !k.is_empty() && !s.is_empty() => Ok((k, s)),
-            _ => Err(EXPECTED.to_string()),
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -245,6 +274,27 @@ mod tests {
         assert_eq!(cfg.timeout, Duration::from_millis(2000));
         assert_eq!(cfg.metric.namespace, "ContainerManager");
         assert_eq!(cfg.metric.dimensions["ContainerName"], "mc");
+        assert_eq!(cfg.boot_grace_minutes, 15);
+        assert_eq!(cfg.sns_topic_arn, None);
+        assert_eq!(cfg.container_name, "cm-asg-dev-mc");
+    }
+
+    #[test]
+    fn reads_the_boot_grace_the_topic_and_the_name() {
+        let mut map = full();
+        map.insert("BOOT_GRACE_MINUTES".into(), "8".into());
+        map.insert(
+            "SNS_TOPIC_ARN".into(),
+            "arn:aws:sns:us-east-1:123456789012:cm-topic-dev-mc".into(),
+        );
+        map.insert("CONTAINER_NAME".into(), "mc".into());
+        let cfg = Config::from_env(Env::from_map(&map)).unwrap();
+        assert_eq!(cfg.boot_grace_minutes, 8);
+        assert_eq!(
+            cfg.sns_topic_arn.as_deref(),
+            Some("arn:aws:sns:us-east-1:123456789012:cm-topic-dev-mc")
+        );
+        assert_eq!(cfg.container_name, "mc");
     }
 
     #[test]
@@ -333,6 +383,10 @@ mod tests {
                 "from 100 to 30000 milliseconds",
             ),
             ("GAME_PORT", "0", "a port number from 1 to 65535"),
+            ("BOOT_GRACE_MINUTES", "0", "from 1 to 1440 minutes"),
+            ("BOOT_GRACE_MINUTES", "1441", "from 1 to 1440 minutes"),
+            ("BOOT_GRACE_MINUTES", "soon", "a whole number of minutes"),
+            ("SNS_TOPIC_ARN", "my-topic", "an SNS topic ARN"),
         ] {
             let mut map = full();
             map.insert(name.into(), value.into());

@@ -9,7 +9,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = cm_core::aws::load_sdk_config().await;
     let cloud = AwsCloud::new(&sdk);
     cm_core::runtime::serve(config, cloud, |config, cloud, event| async move {
-        handle(&config, &*cloud, &event.payload).await
+        handle(
+            &config,
+            &*cloud,
+            &event.payload,
+            std::time::SystemTime::now(),
+        )
+        .await
     })
     .await
 }

@@ -18,6 +18,8 @@ pub struct Input {
     pub rule: Option<String>,
     /// The event's time (RFC 3339), when given.
     pub time: Option<String>,
+    /// The event's time in seconds since the Unix epoch, when given.
+    pub at: Option<i64>,
 }
 
 pub fn parse(event: &Value) -> Result<Input, Error> {
@@ -40,6 +42,7 @@ pub fn parse(event: &Value) -> Result<Input, Error> {
     }
     Ok(Input {
         rule: event.resources.and_then(|r| r.into_iter().next()),
+        at: event.time.map(|t| t.timestamp()),
         time: event.time.map(|t| t.to_rfc3339()),
     })
 }
@@ -60,6 +63,7 @@ mod tests {
             Some("arn:aws:events:us-east-1:123456789012:rule/cm-presence-dev-mc")
         );
         assert_eq!(input.time.as_deref(), Some("2026-11-23T20:00:00+00:00"));
+        assert_eq!(input.at, Some(1_795_464_000));
     }
 
     #[test]

@@ -14,16 +14,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::sync::OnceLock;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use aws_sdk_autoscaling::Client as AutoScaling;
 use aws_sdk_cloudwatch::types::{Dimension, Statistic};
 use aws_sdk_cloudwatch::Client as CloudWatch;
+use cm_testkit::game_servers::{self, Bots, MinecraftServer};
 use cm_testkit::{Emulator, Function};
 use common::Counts;
 use presence_probe::protocol::{probe, GameProtocol};
@@ -35,129 +32,18 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a count may take to settle after a bot joined or left.
 const SETTLE: Duration = Duration::from_secs(20);
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/game-servers")
-}
-
-/// Installs the pinned Node packages (once per test run) when they are missing.
-fn install_fixtures() -> &'static Path {
-    static INSTALLED: OnceLock<PathBuf> = OnceLock::new();
-    INSTALLED.get_or_init(|| {
-        let dir = fixtures();
-        if !dir.join("node_modules/.package-lock.json").exists() {
-            let status = Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund"])
-                .current_dir(&dir)
-                .status()
-                .unwrap_or_else(|e| {
-                    panic!("cannot run npm ({e}): the real-server tests need Node 20 and npm")
-                });
-            assert!(status.success(), "npm ci in {} failed", dir.display());
-        }
-        dir
-    })
-}
-
-/// A Node process of the fixtures, killed when dropped; its standard output comes
-/// line by line through a channel.
-struct Node {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
-    name: String,
-}
-
-impl Node {
-    fn start(script: &str, args: &[String]) -> Node {
-        let dir = install_fixtures();
-        let mut child = Command::new("node")
-            .arg(script)
-            .args(args)
-            .current_dir(dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start node {script}: {e}"));
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Node {
-            stdin: child.stdin.take(),
-            child,
-            lines,
-            name: script.to_string(),
-        }
-    }
-
-    /// The first line containing `needle`, within `timeout`.
-    fn wait_for(&self, needle: &str, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(line) if line.contains("error") => {
-                    panic!("{} said {line:?} while waiting for {needle:?}", self.name)
-                }
-                Ok(_) => continue,
-                Err(_) => panic!("{} did not say {needle:?} within {timeout:?}", self.name),
-            }
-        }
-    }
-
-    fn send(&mut self, command: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin");
-        writeln!(stdin, "{command}").expect("write a command");
-        stdin.flush().expect("flush");
-    }
-}
-
-impl Drop for Node {
-    /// Closing standard input asks the fixture to stop (the server then removes its
-    /// world folder); after 5 s it is killed.
-    fn drop(&mut self) {
-        self.stdin.take();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A flying-squid server on a free port of 127.0.0.1.
-fn minecraft_server() -> (Node, u16) {
-    let server = Node::start("server.js", &["0".to_string()]);
-    let line = server.wait_for("listening ", Duration::from_secs(90));
-    let port = line
-        .rsplit("listening ")
-        .next()
-        .and_then(|p| p.trim().parse::<u16>().ok())
-        .unwrap_or_else(|| panic!("no port in {line:?}"));
-    (server, port)
+fn minecraft_server() -> MinecraftServer {
+    MinecraftServer::start().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn bots(port: u16) -> Bots {
+    Bots::start(port).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// What gamedig reads: `{"numplayers", "maxplayers", "bots"}`.
 fn gamedig(protocol: &str, port: u16) -> Value {
-    let dir = install_fixtures();
-    let out = Command::new("node")
-        .args(["query.mjs", protocol, "127.0.0.1", &port.to_string()])
-        .current_dir(dir)
-        .output()
-        .expect("run gamedig");
-    let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("gamedig printed {text:?} ({e})"))
+    game_servers::gamedig(protocol, port).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// gamedig's count of people: its players minus its bots.
@@ -195,21 +81,18 @@ async fn both_read(protocol: GameProtocol, gamedig_protocol: &str, port: u16, ex
 
 #[tokio::test]
 async fn a_real_minecraft_server_with_real_players_reads_the_same_as_gamedig() {
-    let (_server, port) = minecraft_server();
-    let mut bots = Node::start("bots.js", &[port.to_string()]);
+    let server = minecraft_server();
+    let port = server.port;
+    let mut bots = bots(port);
     let java = GameProtocol::MinecraftJava;
     both_read(java, "minecraft-java", port, 0).await;
-    bots.send("join");
-    bots.wait_for("joined 1", Duration::from_secs(60));
+    assert_eq!(bots.join(), Ok(1));
     both_read(java, "minecraft-java", port, 1).await;
-    bots.send("join");
-    bots.wait_for("joined 2", Duration::from_secs(60));
+    assert_eq!(bots.join(), Ok(2));
     both_read(java, "minecraft-java", port, 2).await;
-    bots.send("leave");
-    bots.wait_for("left 1", Duration::from_secs(30));
+    assert_eq!(bots.leave(), Ok(1));
     both_read(java, "minecraft-java", port, 1).await;
-    bots.send("leave");
-    bots.wait_for("left 0", Duration::from_secs(30));
+    assert_eq!(bots.leave(), Ok(0));
     both_read(java, "minecraft-java", port, 0).await;
 }
 
@@ -283,7 +166,8 @@ async fn players_points(cloudwatch: &CloudWatch) -> (f64, f64) {
 
 #[tokio::test]
 async fn the_binary_puts_what_the_real_server_says_and_nothing_once_it_is_gone() {
-    let (server, port) = minecraft_server();
+    let server = minecraft_server();
+    let port = server.port;
     let emulator = Emulator::start();
     let sdk = emulator.sdk_config().await;
     let autoscaling = AutoScaling::new(&sdk);
@@ -292,20 +176,24 @@ async fn the_binary_puts_what_the_real_server_says_and_nothing_once_it_is_gone()
         .await
         .expect("create the group");
 
-    // The real AwsCloud reads the group and the instance's address.
+    // The real AwsCloud reads the group and the instance's address, launch time
+    // and (once it answered) its first-answer tag.
     let cloud = AwsCloud::new(&sdk);
-    let instances = cloud.group_instances(GROUP).await.expect("describe");
-    let instance = presence_probe::decide::serving_instance(&instances)
+    let group = cloud.group(GROUP).await.expect("describe");
+    assert_eq!(group.desired_capacity, 1);
+    let instance = presence_probe::decide::serving_instance(&group.instances)
         .expect("an InService instance")
         .to_string();
-    let ip = cloud
-        .public_ipv4(&instance)
-        .await
-        .expect("describe instances");
+    let facts = cloud.instance(&instance).await.expect("describe instances");
     assert_eq!(
-        ip.map(|ip| ip.to_string()).unwrap_or_default(),
+        facts
+            .public_ipv4
+            .map(|ip| ip.to_string())
+            .unwrap_or_default(),
         cm_testkit::emulator::public_ip(&aws_sdk_ec2_client(&sdk), &instance).await
     );
+    assert!(facts.launched_at.is_some(), "{facts:?}");
+    assert_eq!(facts.answered, None);
 
     let env: Vec<(String, String)> = [
         ("ASG_NAME", GROUP),
@@ -339,10 +227,12 @@ async fn the_binary_puts_what_the_real_server_says_and_nothing_once_it_is_gone()
     assert_eq!(first["presence"], "answered", "{first}");
     assert_eq!(first["players"], 0, "{first}");
     assert_eq!(first["instance_id"], instance.as_str(), "{first}");
+    assert_eq!(first["boot"], "first-answer", "{first}");
+    let tagged = cloud.instance(&instance).await.expect("describe instances");
+    assert!(tagged.answered.is_some(), "{tagged:?}");
 
-    let mut bots = Node::start("bots.js", &[port.to_string()]);
-    bots.send("join");
-    bots.wait_for("joined 1", Duration::from_secs(60));
+    let mut bots = bots(port);
+    assert_eq!(bots.join(), Ok(1));
     let deadline = Instant::now() + SETTLE;
     let mut ticks = 1;
     loop {
