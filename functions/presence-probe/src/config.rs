@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::num::NonZeroU16;
 use std::time::Duration;
 
 use cm_core::{ConfigError, Env, EnvVar};
@@ -77,6 +78,9 @@ const TIMEOUT_MS: std::ops::RangeInclusive<u64> = 100..=30_000;
 /// The bounds of `BOOT_GRACE_MINUTES`.
 const GRACE_MINUTES: std::ops::RangeInclusive<u32> = 1..=1440;
 
+/// What `GAME_PORT` must be.
+const PORT_EXPECTED: &str = "a port number from 1 to 65535";
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// `ASG_NAME`
@@ -133,17 +137,10 @@ impl Config {
         }
         // A protocol needs a port: no default fits every game (Valheim answers on its
         // game port + 1, most Source games on 27015).
-        let raw_port = match protocol {
-            Some(Some(_)) => env.required("GAME_PORT"),
-            _ => env.optional("GAME_PORT"),
+        let port: Option<NonZeroU16> = match protocol {
+            Some(Some(_)) => env.parse_required("GAME_PORT", PORT_EXPECTED),
+            _ => env.parse_optional("GAME_PORT", PORT_EXPECTED),
         };
-        let port = raw_port.and_then(|raw| match raw.parse::<u16>() {
-            Ok(port) if port > 0 => Some(port),
-            _ => {
-                env.invalid("GAME_PORT", &raw, "a port number from 1 to 65535");
-                None
-            }
-        });
         let host = env.optional("GAME_HOST").and_then(|raw| {
             let host = normalise_host(&raw);
             if host.is_none() {
@@ -159,47 +156,35 @@ impl Config {
         let dimensions = env.metric_dimensions("METRIC_DIMENSIONS");
         let timeout_ms: Option<u64> =
             env.parse_or_declared_default("PROBE_TIMEOUT_MS", "a whole number of milliseconds");
-        let timeout_ms = timeout_ms.and_then(|ms| {
-            if TIMEOUT_MS.contains(&ms) {
-                Some(ms)
-            } else {
-                env.invalid(
-                    "PROBE_TIMEOUT_MS",
-                    &ms.to_string(),
-                    &format!(
-                        "from {} to {} milliseconds",
-                        TIMEOUT_MS.start(),
-                        TIMEOUT_MS.end()
-                    ),
-                );
-                None
-            }
-        });
+        let timeout_ms = env.check(
+            "PROBE_TIMEOUT_MS",
+            timeout_ms,
+            &format!(
+                "from {} to {} milliseconds",
+                TIMEOUT_MS.start(),
+                TIMEOUT_MS.end()
+            ),
+            |ms| TIMEOUT_MS.contains(ms),
+        );
         let grace: Option<u32> =
             env.parse_or_declared_default("BOOT_GRACE_MINUTES", "a whole number of minutes");
-        let grace = grace.and_then(|minutes| {
-            if GRACE_MINUTES.contains(&minutes) {
-                Some(minutes)
-            } else {
-                env.invalid(
-                    "BOOT_GRACE_MINUTES",
-                    &minutes.to_string(),
-                    &format!(
-                        "from {} to {} minutes",
-                        GRACE_MINUTES.start(),
-                        GRACE_MINUTES.end()
-                    ),
-                );
-                None
-            }
-        });
+        let grace = env.check(
+            "BOOT_GRACE_MINUTES",
+            grace,
+            &format!(
+                "from {} to {} minutes",
+                GRACE_MINUTES.start(),
+                GRACE_MINUTES.end()
+            ),
+            |minutes| GRACE_MINUTES.contains(minutes),
+        );
         let sns_topic_arn = env.optional_topic_arn("SNS_TOPIC_ARN");
         let container_name = env.optional("CONTAINER_NAME");
         let game = match protocol {
             Some(Some(protocol)) => port.map(|port| {
                 Some(Game {
                     protocol,
-                    port,
+                    port: port.get(),
                     host,
                 })
             }),
@@ -240,28 +225,23 @@ fn normalise_host(raw: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
-    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    const FULL: &[(&str, &str)] = &[
+        ("ASG_NAME", "cm-asg-dev-mc"),
+        ("GAME_PROTOCOL", "minecraft-java"),
+        ("GAME_PORT", "25565"),
+        ("METRIC_NAMESPACE", "ContainerManager"),
+        ("METRIC_DIMENSIONS", r#"{"ContainerName":"mc"}"#),
+    ];
 
-    fn full() -> HashMap<String, String> {
-        vars(&[
-            ("ASG_NAME", "cm-asg-dev-mc"),
-            ("GAME_PROTOCOL", "minecraft-java"),
-            ("GAME_PORT", "25565"),
-            ("METRIC_NAMESPACE", "ContainerManager"),
-            ("METRIC_DIMENSIONS", r#"{"ContainerName":"mc"}"#),
-        ])
+    /// [`FULL`] with `changes` (later pairs win).
+    fn full_with(changes: &[(&str, &str)]) -> Env<'static> {
+        Env::from_pairs(&[FULL, changes].concat())
     }
 
     #[test]
     fn reads_the_contract_with_defaults() {
-        let cfg = Config::from_env(Env::from_map(&full())).unwrap();
+        let cfg = Config::from_env(Env::from_pairs(FULL)).unwrap();
         assert_eq!(cfg.asg_name, "cm-asg-dev-mc");
         assert_eq!(
             cfg.game,
@@ -281,14 +261,15 @@ mod tests {
 
     #[test]
     fn reads_the_boot_grace_the_topic_and_the_name() {
-        let mut map = full();
-        map.insert("BOOT_GRACE_MINUTES".into(), "8".into());
-        map.insert(
-            "SNS_TOPIC_ARN".into(),
-            "arn:aws:sns:us-east-1:123456789012:cm-topic-dev-mc".into(),
-        );
-        map.insert("CONTAINER_NAME".into(), "mc".into());
-        let cfg = Config::from_env(Env::from_map(&map)).unwrap();
+        let env = full_with(&[
+            ("BOOT_GRACE_MINUTES", "8"),
+            (
+                "SNS_TOPIC_ARN",
+                "arn:aws:sns:us-east-1:123456789012:cm-topic-dev-mc",
+            ),
+            ("CONTAINER_NAME", "mc"),
+        ]);
+        let cfg = Config::from_env(env).unwrap();
         assert_eq!(cfg.boot_grace_minutes, 8);
         assert_eq!(
             cfg.sns_topic_arn.as_deref(),
@@ -299,8 +280,8 @@ mod tests {
 
     #[test]
     fn the_protocol_defaults_to_none_and_then_needs_no_port() {
-        let map = vars(&[("ASG_NAME", "g"), ("METRIC_NAMESPACE", "ContainerManager")]);
-        let cfg = Config::from_env(Env::from_map(&map)).unwrap();
+        let env = Env::from_pairs(&[("ASG_NAME", "g"), ("METRIC_NAMESPACE", "ContainerManager")]);
+        let cfg = Config::from_env(env).unwrap();
         assert_eq!(cfg.game, None);
         assert!(cfg.metric.dimensions.is_empty());
     }
@@ -312,9 +293,7 @@ mod tests {
             ("Minecraft-Bedrock", GameProtocol::MinecraftBedrock),
             ("A2S", GameProtocol::A2s),
         ] {
-            let mut map = full();
-            map.insert("GAME_PROTOCOL".into(), raw.into());
-            let cfg = Config::from_env(Env::from_map(&map)).unwrap();
+            let cfg = Config::from_env(full_with(&[("GAME_PROTOCOL", raw)])).unwrap();
             assert_eq!(cfg.game.map(|g| g.protocol), Some(protocol), "{raw}");
         }
     }
@@ -327,9 +306,7 @@ mod tests {
             ("2001:DB8::1", "2001:db8::1"),
             ("MC.Example.com.", "mc.example.com"),
         ] {
-            let mut map = full();
-            map.insert("GAME_HOST".into(), raw.into());
-            let cfg = Config::from_env(Env::from_map(&map)).unwrap();
+            let cfg = Config::from_env(full_with(&[("GAME_HOST", raw)])).unwrap();
             assert_eq!(
                 cfg.game.and_then(|g| g.host).as_deref(),
                 Some(host),
@@ -340,24 +317,27 @@ mod tests {
 
     #[test]
     fn a_protocol_without_a_port_is_refused_by_name() {
-        let mut map = full();
-        map.remove("GAME_PORT");
-        map.insert("GAME_PROTOCOL".into(), "a2s".into());
-        let err = Config::from_env(Env::from_map(&map)).unwrap_err();
+        let mut pairs: Vec<(&str, &str)> = FULL
+            .iter()
+            .copied()
+            .filter(|(name, _)| *name != "GAME_PORT")
+            .collect();
+        pairs.push(("GAME_PROTOCOL", "a2s"));
+        let err = Config::from_env(Env::from_pairs(&pairs)).unwrap_err();
         assert_eq!(err.problems.len(), 1, "{err}");
         assert!(err.problems[0].contains("GAME_PORT is not set"), "{err}");
     }
 
     #[test]
     fn every_bad_variable_is_named() {
-        let map = vars(&[
+        let env = Env::from_pairs(&[
             ("GAME_PROTOCOL", "quake"),
             ("GAME_PORT", "70000"),
             ("GAME_HOST", "mc example.com"),
             ("METRIC_DIMENSIONS", "[1,2]"),
             ("PROBE_TIMEOUT_MS", "soon"),
         ]);
-        let err = Config::from_env(Env::from_map(&map)).unwrap_err();
+        let err = Config::from_env(env).unwrap_err();
         let text = err.to_string();
         for name in [
             "ASG_NAME is not set",
@@ -388,17 +368,14 @@ mod tests {
             ("BOOT_GRACE_MINUTES", "soon", "a whole number of minutes"),
             ("SNS_TOPIC_ARN", "my-topic", "an SNS topic ARN"),
         ] {
-            let mut map = full();
-            map.insert(name.into(), value.into());
-            let err = Config::from_env(Env::from_map(&map)).unwrap_err();
+            let err = Config::from_env(full_with(&[(name, value)])).unwrap_err();
             assert!(err.to_string().contains(expected), "{name}={value}: {err}");
         }
     }
 
     #[test]
     fn dimension_values_must_be_strings() {
-        let mut map = full();
-        map.insert("METRIC_DIMENSIONS".into(), r#"{"ContainerName":3}"#.into());
-        assert!(Config::from_env(Env::from_map(&map)).is_err());
+        let env = full_with(&[("METRIC_DIMENSIONS", r#"{"ContainerName":3}"#)]);
+        assert!(Config::from_env(env).is_err());
     }
 }

@@ -98,14 +98,6 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
 
     const REQUIRED: &[(&str, &str)] = &[
         ("ASG_NAME", "cm-asg-dev-mc"),
@@ -115,8 +107,7 @@ mod tests {
 
     #[test]
     fn reads_required_and_defaults() {
-        let map = vars(REQUIRED);
-        let cfg = Config::from_env(Env::from_map(&map)).unwrap();
+        let cfg = Config::from_env(Env::from_pairs(REQUIRED)).unwrap();
         assert_eq!(cfg.container_name, "cm-asg-dev-mc");
         assert!(!cfg.stop_when_left_up);
         assert_eq!((cfg.idle_minutes, cfg.left_up_alarm_name), (None, None));
@@ -137,8 +128,7 @@ mod tests {
             ("IDLE_MINUTES", "30"),
             ("LEFT_UP_HOURS", "8"),
         ]);
-        let map = vars(&pairs);
-        let cfg = Config::from_env(Env::from_map(&map)).unwrap();
+        let cfg = Config::from_env(Env::from_pairs(&pairs)).unwrap();
         assert_eq!(
             cfg,
             Config {
@@ -157,15 +147,13 @@ mod tests {
 
     #[test]
     fn names_every_problem() {
-        let map = vars(&[
+        let env = Env::from_pairs(&[
             ("STOP_WHEN_LEFT_UP", "perhaps"),
             ("SNS_TOPIC_ARN", "my-topic"),
             ("IDLE_MINUTES", "half an hour"),
             ("LEFT_UP_HOURS", "-2"),
         ]);
-        let err = Config::from_env(Env::from_map(&map))
-            .unwrap_err()
-            .to_string();
+        let err = Config::from_env(env).unwrap_err().to_string();
         for expected in [
             "ASG_NAME is not set",
             "IDLE_ALARM_NAME is not set",

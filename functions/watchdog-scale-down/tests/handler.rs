@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use cm_core::Env;
+use cm_testkit::env_json::function_env;
 use serde_json::{json, Value};
 use watchdog_scale_down::{handle, Config, FakeCloud, Outcome, Source, Status};
 
@@ -25,22 +25,7 @@ fn sample(name: &str) -> Value {
 /// The configuration `sam local invoke` uses (events/env.json), with changes
 /// (`None`: unset).
 fn config_with(changes: &[(&str, Option<&str>)]) -> Config {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/env.json");
-    let env: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("env.json"))
-        .expect("env.json is JSON");
-    let mut vars: HashMap<String, String> = env["WatchdogFunction"]
-        .as_object()
-        .expect("a WatchdogFunction object")
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-        .collect();
-    for (name, value) in changes {
-        match value {
-            Some(value) => vars.insert(name.to_string(), value.to_string()),
-            None => vars.remove(*name),
-        };
-    }
-    Config::from_env(Env::from_map(&vars)).expect("a valid configuration")
+    Config::from_env(function_env("WatchdogFunction", changes)).expect("a valid configuration")
 }
 
 fn config() -> Config {
