@@ -1026,7 +1026,7 @@ async fn start_lambda_serves_repeated_events_from_warm_containers() {
             "--parameter-overrides".to_string(),
             format!("LocalEndpointUrl={}", local.endpoint),
             "--warm-containers".to_string(),
-            "EAGER".to_string(),
+            "LAZY".to_string(),
             "--skip-pull-image".to_string(),
             "--region".to_string(),
             REGION.to_string(),
@@ -1183,8 +1183,19 @@ async fn start_lambda_serves_repeated_events_from_warm_containers() {
     run("kill", &["-INT", &pid]);
     let status = server.wait_timeout(Duration::from_secs(60));
     assert!(status.is_some(), "sam local start-lambda stops on SIGINT");
-    let left = run("docker", &["ps", "--quiet"]);
-    assert!(left.trim().is_empty(), "containers left running: {left}");
+    let left = run(
+        "docker",
+        &[
+            "ps",
+            "--format",
+            "{{.ID}} {{.Image}} {{.Status}} {{.Command}}",
+        ],
+    );
+    assert!(
+        left.trim().is_empty(),
+        "containers left running:\n{left}\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
 }
 
 /// The sample events under `dir`, in its folders too (every JSON file but
