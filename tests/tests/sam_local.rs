@@ -35,7 +35,7 @@ const UPDATER: &str = "DnsRecordUpdaterFunction";
 const WATCHDOG: &str = "WatchdogFunction";
 const PROBE: &str = "PresenceProbeFunction";
 
-/// The instance id and lifecycle token the sample ASG events carry.
+/// The instance id the sample ASG events carry.
 const SAMPLE_INSTANCE: &str = "i-0a1b2c3d4e5f60718";
 
 /// Invocations made through SAM CLI by this test binary.
@@ -1241,8 +1241,8 @@ fn json_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// The running container of `function` (SAM CLI labels it with the function's
-/// logical id) and the process id of the bootstrap in it.
+/// The running container of `function` (SAM CLI gives it the function's logical id
+/// as `AWS_LAMBDA_FUNCTION_NAME`) and the process id of the bootstrap in it.
 fn bootstrap_of(function: &str) -> (String, String) {
     let ids = run("docker", &["ps", "--quiet", "--no-trunc"]);
     for id in ids.split_whitespace() {
