@@ -138,9 +138,9 @@ def test_a_named_resource_without_a_known_limit_is_reported(template):
         ("ContainerName", ["mc", "my-mc", "a1", "a" * 19], ["", "mc-", "-mc", "Mc", "m.c", "a" * 20]),
         (
             "DomainName",
-            ["example.com", "a-b.co.uk", "xn--p1ai.xn--p1ai", ("a" * 63 + ".") * 3 + "a" * 41],
+            ["example.com", "a-b.co.uk", "xn--p1ai.xn--p1ai", ("a" * 63 + ".") * 3 + "a" * 37],
             ["example", "example..com", "example.com.", ".example.com", "example-.com", "-example.com",
-             "exa_mple.com", "EXAMPLE.COM", "a" * 64 + ".com", "example.c-"],
+             "exa_mple.com", "EXAMPLE.COM", "a" * 64 + ".com", "example.c-", ("a" * 63 + ".") * 3 + "a" * 38],
         ),
     ],
 )

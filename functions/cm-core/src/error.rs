@@ -15,6 +15,10 @@ pub enum Error {
     /// An AWS call failed (after the SDK's retries).
     #[error("{operation} failed: {message}")]
     Aws { operation: String, message: String },
+    /// A request to a plain URL (a webhook, a CloudFormation response) got no HTTP
+    /// answer: connection, TLS or timeout. The message names the method and host only.
+    #[error("{operation} failed: {message}")]
+    Http { operation: String, message: String },
 }
 
 impl Error {
@@ -37,6 +41,7 @@ impl Error {
             Error::Config(_) => "ConfigError",
             Error::InvalidEvent(_) => "InvalidEvent",
             Error::Aws { .. } => "AwsError",
+            Error::Http { .. } => "HttpError",
         }
     }
 }

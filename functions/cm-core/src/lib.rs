@@ -8,8 +8,13 @@ pub mod aws;
 pub mod config;
 pub mod error;
 pub mod fake;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod logging;
+pub mod registry;
 pub mod runtime;
+#[cfg(feature = "sns")]
+pub mod sns;
 #[cfg(any(test, feature = "proptest"))]
 pub mod testing;
 

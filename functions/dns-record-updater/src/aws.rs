@@ -7,7 +7,6 @@ use aws_sdk_route53::types::{
     Change as R53Change, ChangeAction as R53Action, ChangeBatch, ResourceRecord, ResourceRecordSet,
     RrType,
 };
-use aws_sdk_sns::types::MessageAttributeValue;
 use cm_core::Error;
 
 use crate::cloud::Cloud;
@@ -160,20 +159,13 @@ impl Cloud for AwsCloud {
     }
 
     async fn notify(&self, topic: &str, message: &Message) -> Result<(), Error> {
-        let attribute = MessageAttributeValue::builder()
-            .data_type("String")
-            .string_value(&message.event_type)
-            .build()
-            .map_err(|e| Error::aws("Publish (message attribute)", e))?;
-        self.sns
-            .publish()
-            .topic_arn(topic)
-            .subject(&message.subject)
-            .message(&message.text)
-            .message_attributes("event_type", attribute)
-            .send()
-            .await
-            .map_err(|e| Error::aws(format!("Publish {topic}"), e))?;
-        Ok(())
+        cm_core::sns::publish(
+            &self.sns,
+            topic,
+            &message.subject,
+            &message.text,
+            &[("event_type", &message.event_type)],
+        )
+        .await
     }
 }

@@ -1,6 +1,5 @@
 //! [`Cloud`] through the AWS SDK: Auto Scaling for the group, SNS for the messages.
 
-use aws_sdk_sns::types::MessageAttributeValue;
 use cm_core::Error;
 
 use crate::cloud::Cloud;
@@ -36,24 +35,13 @@ impl Cloud for AwsCloud {
     }
 
     async fn notify(&self, n: &Notification) -> Result<(), Error> {
-        let operation = || format!("Publish {}", n.topic_arn);
-        let attribute = |value: &str| {
-            MessageAttributeValue::builder()
-                .data_type("String")
-                .string_value(value)
-                .build()
-                .map_err(|e| Error::aws(format!("{} (message attribute)", operation()), e))
-        };
-        self.sns
-            .publish()
-            .topic_arn(&n.topic_arn)
-            .subject(&n.subject)
-            .message(&n.message)
-            .message_attributes("event_type", attribute(&n.event_type)?)
-            .message_attributes("container", attribute(&n.container)?)
-            .send()
-            .await
-            .map_err(|e| Error::aws(operation(), e))?;
-        Ok(())
+        cm_core::sns::publish(
+            &self.sns,
+            &n.topic_arn,
+            &n.subject,
+            &n.message,
+            &[("event_type", &n.event_type), ("container", &n.container)],
+        )
+        .await
     }
 }
