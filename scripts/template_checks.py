@@ -39,6 +39,7 @@ NO_RESOURCE_LEVEL = {
     "autoscaling:DescribeAutoScalingGroups": "the ECS sync, DNS updater and watchdog read the group's state",
     "ec2:DescribeInstances": "the DNS updater reads the launched instance's public address",
     "cloudwatch:PutMetricData": "the trigger's keep-alive metric (scoped by the cloudwatch:namespace condition)",
+    "cloudwatch:GetMetricData": "the control panel reads the presence probe's Players of each container",
 }
 
 # AWS managed policies the template may attach, and why.
@@ -146,6 +147,8 @@ NAME_LIMITS: dict[str, dict[str, int]] = {
     "AWS::ECS::Cluster": {"ClusterName": 255},
     "AWS::ECS::TaskDefinition": {"Family": 255, "ContainerDefinitions[].Name": 255},
     "AWS::ECS::Service": {"ServiceName": 255},
+    # Repeats the service's properties (its name among them): the service's limit.
+    "Custom::ServiceReconcile": {"ServiceName": 255},
     "AWS::CloudWatch::Alarm": {"AlarmName": 255, "AlarmDescription": 1024},
     "AWS::Events::Rule": {"Name": 64, "Description": 512},
     "AWS::Scheduler::Schedule": {"Name": 64, "Description": 512},

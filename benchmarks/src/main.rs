@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use cm_testkit::events::now_rfc3339;
 use cm_testkit::function::Spec;
 use cm_testkit::repo_root;
-use cm_testkit::story::{Step, Story, ALL_FUNCTIONS};
+use cm_testkit::story::{Layout, Step, Story, ALL_FUNCTIONS};
 
 use measure::{cold_starts, sizes, warm_invocations, Measured, Target, INVOKE_TIMEOUT};
 use report::{Row, PYTHON_BASELINE};
@@ -128,12 +128,10 @@ async fn targets(o: &Options, story: &mut Story) -> Result<Vec<Target>, String> 
             .typical_event(name)
             .await
             .map_err(|e| format!("no event for {name}: {e}"))?;
-        let env = || {
-            story
-                .function_env(name)
-                .into_iter()
-                .chain(o.extra_env.iter().cloned())
-        };
+        let deployed = story
+            .function_env(name)
+            .map_err(|e| format!("no environment for {name}: {e}"))?;
+        let env = || deployed.iter().cloned().chain(o.extra_env.iter().cloned());
         let binary = o.functions_dir.join(name);
         if !binary.is_file() {
             return Err(format!(
@@ -171,12 +169,18 @@ async fn run(o: &Options) -> Result<(), String> {
     let started = now_rfc3339();
     let logs = std::env::temp_dir().join(format!("cm-bench-{}", std::process::id()));
     std::fs::create_dir_all(&logs).map_err(|e| format!("create {}: {e}", logs.display()))?;
-    let mut story = Story::setup(Box::new(|_: &Step| {}))
-        .await
-        .map_err(|e| format!("creating the container's resources failed: {e}"))?;
+    // template.yaml deployed with a game protocol, so that the presence probe is
+    // deployed too: each function measured with its deployed environment.
+    let mut story = Story::setup_with(
+        &Layout::All,
+        &[("GameProtocol", "minecraft-java")],
+        Box::new(|_: &Step| {}),
+    )
+    .await
+    .map_err(|e| format!("deploying template.yaml into the emulator failed: {e}"))?;
     println!(
         "cm-bench: emulator at {}, functions from {}, {} cold runs, {} warm events; logs in {}",
-        story.emulator.endpoint(),
+        story.emulator().endpoint(),
         o.functions_dir.display(),
         o.runs,
         o.warm,

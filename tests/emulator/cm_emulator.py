@@ -32,10 +32,19 @@ Harness endpoints (JSON):
   is faithful; ``GET /_cm/bridged?stack=S&region=R``: every resource they made or
   completed: ``[{"Bridge", "Region", "StackId", "StackName", "LogicalResourceId",
   "ResourceType", "PhysicalResourceId", "Properties"}]``.
+- ``GET /_cm/custom-resources?state=pending|answered&stack=S&region=R``: the requests
+  CloudFormation sent to custom resources (``[{"Region", "StackId", "StackName",
+  "LogicalResourceId", "RequestType", "State", "Request", "Answer"}]``; ``Request`` is
+  the event the function is invoked with). Their ``ResponseURL`` is
+  ``PUT /_cm/custom-resources/<RequestId>``, which takes the answer as S3 takes a
+  pre-signed PUT.
 - ``POST /_cm/eventbridge/route``: ``{"Region", "Event", "EventBusName"?}`` -> the
   enabled rules whose pattern matches the event, with their targets' ARNs
   (``[{"Rule", "RuleArn", "Targets"}]``): where EventBridge would deliver it. Nothing is
   invoked (moto would run a Lambda target in Docker); the tests deliver it.
+- ``GET /_cm/eventbridge/schedules?region=R``: the enabled scheduled rules of region R
+  (``[{"Rule", "RuleArn", "ScheduleExpression", "Targets"}]``): what EventBridge invokes
+  on a schedule. Nothing is invoked; the tests deliver the ``Scheduled Event``.
 - ``POST /_cm/faults``: inject faults, ``{"operation": "autoscaling:UpdateAutoScalingGroup"
   (or "*"), "kind": "throttle" | "unavailable", "count": N}``: the next N matching
   calls are answered, in the service's own protocol, with the error AWS gives when it
@@ -380,6 +389,20 @@ def moto_route_event(region: str, event: dict[str, Any], bus: str = "default") -
     return routed
 
 
+def moto_schedules(region: str, bus: str = "default") -> list[dict[str, Any]]:
+    """The enabled scheduled rules of ``bus`` in ``region``, with their schedule
+    expressions and targets' ARNs: what EventBridge invokes on its schedule (a
+    ``Scheduled Event`` naming the rule in its resources). Nothing is invoked."""
+    from moto.events.models import events_backends
+
+    backend = events_backends[DEFAULT_ACCOUNT_ID][region]
+    event_bus = backend.event_buses.get(bus)
+    return [{"Rule": rule.name, "RuleArn": rule.arn, "ScheduleExpression": rule.scheduled_expression,
+             "Targets": [t["Arn"] for t in rule.targets]}
+            for rule in (event_bus.rules.values() if event_bus else [])
+            if rule.state == "ENABLED" and rule.scheduled_expression]
+
+
 def moto_hook_exists(region: str, group: str, hook: str) -> bool:
     from moto.autoscaling.models import autoscaling_backends
 
@@ -400,7 +423,8 @@ CFN_BRIDGES: dict[str, str] = {
         "moto has no model of the type (the stack skips it and Fn::GetAtt on it fails). "
         "The alarm is made with moto's PutMetricAlarm from the resource's properties, which "
         "are PutMetricAlarm's parameters under the same names; Ref is its name and "
-        "Fn::GetAtt Arn its ARN, as CloudFormation documents."
+        "Fn::GetAtt Arn its ARN, as CloudFormation documents. DescribeAlarms answers a "
+        "metric-math alarm's Metrics, as AWS does (moto keeps them but answered none)."
     ),
     "AWS::Logs::SubscriptionFilter": (
         "moto has no model of the type. The filter is made with moto's PutSubscriptionFilter "
@@ -506,6 +530,59 @@ CFN_BRIDGES: dict[str, str] = {
         "moto lists each of them as an empty entry in DescribeStackResources and "
         "ListStackResources (and DescribeStackResource fails on it); CloudFormation does "
         "not list a resource it did not make."
+    ),
+    "Custom resources": (
+        "moto invokes a custom resource's function in Docker (which the emulator does not "
+        "run) and sends only Create. The bridge sends CloudFormation's request (Create, "
+        "Update with OldResourceProperties and the PhysicalResourceId, Delete; property "
+        "values as strings, as CloudFormation passes them) to a ResponseURL the emulator "
+        "serves, lists it under GET /_cm/custom-resources for the tests to run the real "
+        "function with, and keeps the stack *_IN_PROGRESS until the answer: SUCCESS "
+        "completes it (PhysicalResourceId and Data as the answer says), FAILED fails the "
+        "resource and the stack with the answer's Reason. moto makes the other resources "
+        "of a create or update within the call; none depends on a custom resource in "
+        "template.yaml, so the stack waiting at the end is the order CloudFormation "
+        "follows. A delete waits for the answer (at most CUSTOM_RESOURCE_DELETE_WAIT "
+        "seconds) before moto goes on."
+    ),
+    "Stack updates: dependents of a replaced resource": (
+        "moto updates only the resources whose own template text or parameters changed. "
+        "When an update replaces a resource (a new physical id, e.g. a new task definition "
+        "revision), the values CloudFormation resolves for Ref and Fn::GetAtt on it change, "
+        "so CloudFormation updates every resource that refers to it, after it, in "
+        "dependency order; the bridge does the same."
+    ),
+    "Stack deletes in dependency order": (
+        "moto deletes a stack's resources in no particular order and retries what fails. "
+        "CloudFormation deletes a resource only after every resource that refers to it "
+        "(Ref, Fn::GetAtt, Fn::Sub) or names it in DependsOn, and a resource it cannot "
+        "delete fails the delete (DELETE_FAILED, with the resource's error as its reason); "
+        "the bridge does the same."
+    ),
+    "AWS::AutoScaling::AutoScalingGroup delete": (
+        "moto deletes a group and its instances at once. CloudFormation scales the group to "
+        "0 and waits for its instances to terminate, and each instance first waits in "
+        "Terminating:Wait on the group's terminate lifecycle hook. The bridge registers "
+        "that lifecycle action (GET /_cm/lifecycle-actions lists it, for the tests to "
+        "deliver the terminate event to the deployed functions), waits until it is "
+        "completed or its heartbeat timeout (at most GROUP_DELETE_WAIT seconds here) "
+        "passes, as Auto Scaling then goes on with the default result, and only then "
+        "deletes the group."
+    ),
+    "Route 53 deletes": (
+        "moto's model deletes a record set by name and type, and leaves a hosted zone in "
+        "place. Route 53 deletes a record set only when its values and TTL match "
+        "(InvalidChangeBatch otherwise), so a record whose value a function changed fails "
+        "the stack's delete; and it deletes a zone with DeleteHostedZone, which refuses a "
+        "zone that still has records other than its NS and SOA (HostedZoneNotEmpty). The "
+        "bridge does both."
+    ),
+    "EC2 network deletes": (
+        "moto's models of AWS::EC2::RouteTable, Route, SubnetRouteTableAssociation, "
+        "InternetGateway and VPCGatewayAttachment cannot be deleted by a stack, so the VPC "
+        "they belong to cannot be either (DependencyViolation). Each is deleted with "
+        "moto's own call (DeleteRouteTable, DeleteRoute, DisassociateRouteTable, "
+        "DeleteInternetGateway, DetachInternetGateway), as CloudFormation does."
     ),
     "Resource creation failure": (
         "moto answers a resource that cannot be made (or updated) with an HTTP 500 and "
@@ -699,6 +776,10 @@ def _create_alarm(name: str, props: dict[str, Any], account: str, region: str,
         threshold_metric_id=props.get("ThresholdMetricId"),
         tags=[{"Key": t["Key"], "Value": t["Value"]} for t in props.get("Tags", [])],
     )
+    if alarm.metric_data_queries:
+        # moto keeps the queries but its DescribeAlarms reads them from an attribute named
+        # after the API's member (Metrics), so it answered none; AWS answers them.
+        alarm.metrics = alarm.metric_data_queries
     return alarm_name, {"Arn": alarm.alarm_arn}
 
 
@@ -817,6 +898,7 @@ def _wrap_create(model: type, bridge: str, complete: Callable[..., Any],
         properties = _properties(cloudformation_json)
         given = dict(cloudformation_json, Properties={k: v for k, v in properties.items() if k not in strip})
         resource = original.__func__(cls, resource_name, given, account_id, region_name, **kwargs)
+        resource.cm_stack_id = kwargs.get("StackId", "")
         recorded = complete(resource, properties, account_id, region_name, kwargs)
         if recorded is not None:
             BRIDGED.record(bridge, region_name, kwargs, str(getattr(resource, "physical_resource_id", "")),
@@ -1331,6 +1413,532 @@ def _update_reporting(original: Callable[..., None]) -> Callable[..., None]:
     return update
 
 
+# -- custom resources ----------------------------------------------------------------------
+
+# The emulator's address as the last request reached it (every request passes the
+# middleware): the host of the ResponseURLs it gives out.
+_SERVED_AT = {"url": "http://127.0.0.1"}
+# How long a stack delete waits for a custom resource's answer to its Delete.
+CUSTOM_RESOURCE_DELETE_WAIT = 50.0
+# Held while moto creates or updates a stack, so that an answer arriving meanwhile
+# completes the stack only once moto is done with it.
+_STACK_OPERATION = threading.RLock()
+
+
+def _as_strings(value: Any) -> Any:
+    """Property values as CloudFormation passes them to a custom resource: numbers and
+    booleans as strings."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, list):
+        return [_as_strings(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _as_strings(v) for k, v in value.items()}
+    return value
+
+
+class CustomResourceRequests:
+    """The requests sent to custom resources and the answers PUT to their ResponseURL,
+    for ``GET /_cm/custom-resources`` and ``PUT /_cm/custom-resources/<RequestId>``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[str, dict[str, Any]] = {}
+        self._models: dict[str, Any] = {}
+        self._answered: dict[str, threading.Event] = {}
+
+    def send(self, model: Any, request_type: str, properties: dict[str, Any],
+             old_properties: dict[str, Any] | None = None) -> str:
+        request_id = str(uuid.uuid4())
+        request = {
+            "RequestType": request_type,
+            "ServiceToken": properties.get("ServiceToken", ""),
+            "ResponseURL": (f"{_SERVED_AT['url']}/_cm/custom-resources/{request_id}"
+                            "?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=7200"
+                            f"&X-Amz-Signature={uuid.uuid4().hex}{uuid.uuid4().hex}"),
+            "StackId": model.cm_stack_id,
+            "RequestId": request_id,
+            "LogicalResourceId": model.logical_resource_id,
+            "ResourceType": model.cm_resource_type,
+            "ResourceProperties": _as_strings(properties),
+        }
+        if request_type != "Create":
+            request["PhysicalResourceId"] = model.physical_resource_id
+        if old_properties is not None:
+            request["OldResourceProperties"] = _as_strings(old_properties)
+        entry = {
+            "Region": model.cm_region,
+            "StackId": model.cm_stack_id,
+            "StackName": model.cm_stack_id.split(":stack/", 1)[-1].split("/", 1)[0],
+            "LogicalResourceId": model.logical_resource_id,
+            "RequestType": request_type,
+            "State": "pending",
+            "Request": request,
+            "Answer": None,
+        }
+        with self._lock:
+            self._items[request_id] = entry
+            self._models[request_id] = model
+            self._answered[request_id] = threading.Event()
+        return request_id
+
+    def wait(self, request_id: str, seconds: float) -> dict[str, Any] | None:
+        """The answer to ``request_id`` once it arrives, or None after ``seconds``."""
+        with self._lock:
+            answered = self._answered.get(request_id)
+        if answered is None or not answered.wait(seconds):
+            return None
+        with self._lock:
+            return self._items[request_id]["Answer"]
+
+    def answer(self, request_id: str, body: bytes) -> tuple[int, str]:
+        """Takes an answer, as S3 takes the PUT of a pre-signed URL: any body is stored;
+        CloudFormation then reads it and fails the resource if it is not a valid answer."""
+        with self._lock:
+            entry = self._items.get(request_id)
+            model = self._models.get(request_id)
+            if entry is None or model is None:
+                return 404, "NoSuchUpload: no custom resource request " + request_id
+            if entry["State"] != "pending":
+                return 200, ""  # a second PUT overwrites an object CloudFormation already read
+            request = entry["Request"]
+            try:
+                answer = json.loads(body or b"null")
+                if not isinstance(answer, dict):
+                    raise ValueError("the answer is not a JSON object")
+                for key in ("StackId", "RequestId", "LogicalResourceId"):
+                    if answer.get(key) != request[key]:
+                        raise ValueError(f"{key} is {answer.get(key)!r}, not {request[key]!r}")
+                if answer.get("Status") not in ("SUCCESS", "FAILED"):
+                    raise ValueError(f"Status is {answer.get('Status')!r}")
+                if not isinstance(answer.get("PhysicalResourceId"), str) or not answer["PhysicalResourceId"]:
+                    raise ValueError("PhysicalResourceId is missing")
+            except ValueError as err:
+                answer = {"Status": "FAILED", "Reason": f"Invalid response object: {err}",
+                          "PhysicalResourceId": request.get("PhysicalResourceId", "")}
+            entry["Answer"] = answer
+            entry["State"] = "answered"
+            answered = self._answered[request_id]
+        if entry["RequestType"] != "Delete":
+            with _STACK_OPERATION:
+                model.cm_answered(entry["RequestType"], answer)
+        answered.set()
+        return 200, ""
+
+    def pending_of(self, stack_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(i) for i in self._items.values()
+                    if i["StackId"] == stack_id and i["State"] == "pending"]
+
+    def snapshot(self, state: str | None = None, stack: str | None = None,
+                 region: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(i) for i in self._items.values()
+                    if (state is None or i["State"] == state)
+                    and (stack is None or stack in (i["StackName"], i["StackId"]))
+                    and (region is None or i["Region"] == region)]
+
+    def reset(self) -> None:
+        with self._lock:
+            for answered in self._answered.values():
+                answered.set()
+            self._items.clear()
+            self._models.clear()
+            self._answered.clear()
+
+
+CUSTOM_RESOURCES = CustomResourceRequests()
+
+
+def _custom_stack(model: Any) -> Any:
+    from moto.cloudformation.models import cloudformation_backends
+
+    return cloudformation_backends[model.cm_account][model.cm_region].get_stack(model.cm_stack_id)
+
+
+def _custom_resource_model() -> type:
+    """The model of every Custom:: type: requests through CUSTOM_RESOURCES."""
+    from moto.awslambda.utils import get_backend as get_lambda_backend
+    from moto.cloudformation.models import Event
+    from moto.core.common_models import CloudFormationModel
+
+    class BridgedCustomResource(CloudFormationModel):  # type: ignore[misc]
+        # moto files each model under its service, the second part of the module name.
+        __module__ = "moto.cloudformation.cm_emulator"
+
+        def __init__(self, account: str, region: str, stack_id: str, logical_id: str, resource_type: str,
+                     properties: dict[str, Any], physical_id: str = "") -> None:
+            self.cm_account, self.cm_region, self.cm_stack_id = account, region, stack_id
+            self.logical_resource_id, self.cm_resource_type = logical_id, resource_type
+            self.cm_properties = properties
+            self.cm_physical_id = physical_id
+            self.cm_data: dict[str, Any] = {}
+            self.cm_created = False
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "Custom::*"
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.cm_physical_id
+
+        def is_created(self) -> bool:
+            return self.cm_created
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return True  # a custom resource's attributes are its answer's Data
+
+        def get_cfn_attribute(self, attribute_name: str) -> Any:
+            # None until the answer's Data has it (outputs are read only once complete).
+            return self.cm_data.get(attribute_name)
+
+        @staticmethod
+        def _check_token(properties: dict[str, Any], account: str, region: str) -> None:
+            token = properties.get("ServiceToken")
+            if not token:
+                raise ValueError("ServiceToken is required")
+            get_lambda_backend(account, region).get_function(token)  # fails if it does not exist
+
+        @classmethod
+        def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
+                                            account_id: str, region_name: str, **kwargs: Any) -> Any:
+            properties = _properties(cloudformation_json)
+            cls._check_token(properties, account_id, region_name)
+            model = cls(account_id, region_name, str(kwargs.get("StackId", "")), str(kwargs.get("LogicalId", "")),
+                        str(kwargs.get("ResourceType", "")), properties)
+            CUSTOM_RESOURCES.send(model, "Create", properties)
+            BRIDGED.record("Custom resources", region_name, kwargs, "", properties)
+            return model
+
+        @classmethod
+        def update_from_cloudformation_json(cls, original_resource: Any, new_resource_name: str,
+                                            cloudformation_json: dict[str, Any], account_id: str,
+                                            region_name: str) -> Any:
+            properties = _properties(cloudformation_json)
+            cls._check_token(properties, account_id, region_name)
+            model = cls(account_id, region_name, original_resource.cm_stack_id,
+                        original_resource.logical_resource_id, original_resource.cm_resource_type, properties,
+                        original_resource.cm_physical_id)
+            model.cm_data = dict(original_resource.cm_data)
+            model.cm_created = True
+            CUSTOM_RESOURCES.send(model, "Update", properties, original_resource.cm_properties)
+            return model
+
+        def delete(self, account_id: str, region_name: str) -> None:
+            if not self.cm_physical_id:
+                return  # never made: CloudFormation sends no Delete
+            request_id = CUSTOM_RESOURCES.send(self, "Delete", self.cm_properties)
+            answer = CUSTOM_RESOURCES.wait(request_id, CUSTOM_RESOURCE_DELETE_WAIT)
+            if answer is None:
+                raise RuntimeError(f"{self.logical_resource_id}: no answer to Delete within "
+                                   f"{CUSTOM_RESOURCE_DELETE_WAIT:.0f} s")
+            if answer.get("Status") != "SUCCESS":
+                raise RuntimeError(f"{self.logical_resource_id}: {answer.get('Reason', '')}")
+
+        def cm_answered(self, request_type: str, answer: dict[str, Any]) -> None:
+            """The stack follows the answer to this resource's Create or Update."""
+            stack = _custom_stack(self)
+            operation = request_type.upper()
+            if answer.get("Status") == "SUCCESS":
+                self.cm_physical_id = answer["PhysicalResourceId"]
+                self.cm_data = dict(answer.get("Data") or {})
+                self.cm_created = True
+                if stack.status == f"{operation}_IN_PROGRESS" and not CUSTOM_RESOURCES.pending_of(self.cm_stack_id):
+                    if operation == "CREATE":
+                        stack.verify_readiness()
+                    else:
+                        stack.status = "UPDATE_COMPLETE"
+                        stack._add_stack_event("UPDATE_COMPLETE")
+                return
+            reason = str(answer.get("Reason") or "no reason given")
+            stack.events.append(Event(
+                stack_id=stack.stack_id, stack_name=stack.name, logical_resource_id=self.logical_resource_id,
+                physical_resource_id=self.cm_physical_id, resource_type=self.cm_resource_type,
+                resource_status=f"{operation}_FAILED", resource_status_reason=reason, resource_properties=None))
+            if stack.status == f"{operation}_IN_PROGRESS":
+                stack.status = f"{operation}_FAILED"
+                if operation == "CREATE":
+                    stack.output_map._output_json_map = {}
+                stack._add_stack_event(
+                    f"{operation}_FAILED",
+                    resource_status_reason=f"The following resource(s) failed to {request_type.lower()}: "
+                                           f"[{self.logical_resource_id}].")
+
+    return BridgedCustomResource
+
+
+def _create_resources_locked(original: Callable[[Any], None]) -> Callable[[Any], None]:
+    def create_resources(stack: Any) -> None:
+        with _STACK_OPERATION:
+            original(stack)
+
+    return create_resources
+
+
+def _update_waiting_for_custom_resources(original: Callable[..., None]) -> Callable[..., None]:
+    """Stack.update, after which the stack stays UPDATE_IN_PROGRESS while a custom
+    resource's Update has no answer."""
+
+    def update(stack: Any, *args: Any, **kwargs: Any) -> None:
+        with _STACK_OPERATION:
+            original(stack, *args, **kwargs)
+            if stack.status == "UPDATE_COMPLETE" and CUSTOM_RESOURCES.pending_of(stack.stack_id):
+                stack.status = "UPDATE_IN_PROGRESS"
+                if stack.events and stack.events[-1].resource_status == "UPDATE_COMPLETE":
+                    stack.events.pop()
+
+    return update
+
+
+# -- updates follow replaced resources -------------------------------------------------------
+
+
+def _refers_to(node: Any) -> set[str]:
+    """The names a template fragment refers to: Ref, Fn::GetAtt and Fn::Sub."""
+    from moto.cloudformation import parsing
+
+    found = set(parsing.get_references_from_template(node))
+    todo = [node]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, list):
+            todo.extend(item)
+        elif isinstance(item, dict):
+            attribute = item.get("Fn::GetAtt")
+            if isinstance(attribute, list) and attribute:
+                found.add(str(attribute[0]))
+            elif isinstance(attribute, str):
+                found.add(attribute.split(".", 1)[0])
+            todo.extend(item.values())
+    return found
+
+
+def _dependency_order(resources: dict[str, Any]) -> list[str]:
+    """Logical ids, each after every resource it refers to or depends on."""
+    refs = {}
+    for logical_id, resource in resources.items():
+        deps = _refers_to(resource.get("Properties") or {})
+        extra = resource.get("DependsOn") or []
+        deps |= set([extra] if isinstance(extra, str) else extra)
+        refs[logical_id] = {d for d in deps if d in resources and d != logical_id}
+    ordered: list[str] = []
+    seen: set[str] = set()
+
+    def visit(logical_id: str, path: tuple[str, ...]) -> None:
+        if logical_id in seen or logical_id in path:
+            return
+        for dep in sorted(refs[logical_id]):
+            visit(dep, path + (logical_id,))
+        seen.add(logical_id)
+        ordered.append(logical_id)
+
+    for logical_id in resources:
+        visit(logical_id, ())
+    return ordered
+
+
+def _diff_in_dependency_order(original: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    def build_resource_diff(resource_map: Any, other_template: dict[str, Any],
+                            parameters: dict[str, Any] | None = None) -> dict[str, Any]:
+        diff = original(resource_map, other_template, parameters)
+        order = _dependency_order(other_template.get("Resources") or {})
+        diff["Modify"].sort(key=lambda name: order.index(name) if name in order else len(order))
+        resource_map.cm_modify = diff["Modify"]
+        resource_map.cm_order = order
+        resource_map.cm_followed = set()
+        return diff
+
+    return build_resource_diff
+
+
+def _update_followed_by_dependents(original: Callable[..., Any]) -> Callable[..., Any]:
+    def parse_and_update_resource(logical_id: str, resource_json: dict[str, Any], resources_map: Any,
+                                  *args: Any, **kwargs: Any) -> Any:
+        before = resources_map._parsed_resources.get(logical_id)
+        old_id = getattr(before, "physical_resource_id", None)
+        updated = original(logical_id, resource_json, resources_map, *args, **kwargs)
+        modify = getattr(resources_map, "cm_modify", None)
+        new_id = getattr(updated, "physical_resource_id", None)
+        if modify is None or updated is None or old_id is None or new_id == old_id:
+            return updated
+        resources = resources_map._resource_json_map
+        order = getattr(resources_map, "cm_order", list(resources))
+        resources_map.cm_followed = getattr(resources_map, "cm_followed", set()) | {logical_id}
+        for name in order:
+            if name in modify or name in resources_map.cm_followed or name not in resources_map._parsed_resources:
+                continue
+            if logical_id in _refers_to(resources[name].get("Properties") or {}):
+                modify.append(name)
+                BRIDGED.record("Stack updates: dependents of a replaced resource", resources_map._region_name,
+                               {"StackId": resources_map.stack_id, "LogicalId": name,
+                                "ResourceType": resources[name].get("Type", "")},
+                               "", {"Replaced": logical_id, "From": old_id, "To": new_id})
+        return updated
+
+    return parse_and_update_resource
+
+
+# -- deletes ---------------------------------------------------------------------------------
+
+# The lifecycle actions of the emulator (set by build_app), which a group's delete uses.
+_LIFECYCLE: dict[str, Any] = {"actions": None}
+# How long a group's delete waits for its instances' terminate lifecycle actions.
+GROUP_DELETE_WAIT = 50.0
+
+
+def _group_delete_waiting_for_hooks(original: Callable[..., None]) -> Callable[..., None]:
+    def delete(group: Any, account_id: str, region_name: str) -> None:
+        import time
+
+        from moto.autoscaling.models import autoscaling_backends
+
+        actions = _LIFECYCLE["actions"]
+        backend = autoscaling_backends[account_id][region_name]
+        hooks = [h for h in backend.lifecycle_hooks.values()
+                 if h.auto_scaling_group_name == group.name
+                 and h.lifecycle_transition == "autoscaling:EC2_INSTANCE_TERMINATING"]
+        waiting = []
+        if actions is not None and hooks:
+            for state in group.instance_states:
+                if state.lifecycle_state not in ("InService", "Pending"):
+                    continue
+                state.lifecycle_state = "Terminating:Wait"
+                record = actions.register(region_name, {
+                    "AutoScalingGroupName": group.name, "LifecycleHookName": hooks[0].name,
+                    "InstanceId": state.instance.id})
+                waiting.append(record["LifecycleActionToken"])
+                BRIDGED.record("AWS::AutoScaling::AutoScalingGroup delete", region_name,
+                               {"StackId": getattr(group, "cm_stack_id", ""),
+                                "LogicalId": getattr(group, "logical_resource_id", ""),
+                                "ResourceType": "AWS::AutoScaling::AutoScalingGroup"},
+                               group.name, dict(record))
+        timeout = min([GROUP_DELETE_WAIT] + [float(h.heartbeat_timeout) for h in hooks])
+        deadline = time.monotonic() + timeout
+        while waiting and time.monotonic() < deadline:
+            pending = {a["LifecycleActionToken"] for a in actions.snapshot()["pending"]}
+            waiting = [t for t in waiting if t in pending]
+            time.sleep(0.1)
+        original(group, account_id, region_name)
+
+    return delete
+
+
+def _record_deleted_by_value(original: Callable[..., None]) -> Callable[..., None]:
+    def delete(record: Any, account_id: str, region: str) -> None:
+        from moto.route53.models import route53_backends
+        from moto.utilities.utils import get_partition
+
+        backend = route53_backends[account_id][get_partition(region)]
+        zone = backend.get_hosted_zone(record.hosted_zone_id) if record.hosted_zone_id else \
+            backend.get_hosted_zone_by_name(record.hosted_zone_name)
+        name = _fully_qualified(record.name)
+        for current in zone.rrsets if zone else []:
+            if _fully_qualified(current.name) == name and current.type == record.type:
+                if _record_values(current.records) != _record_values(record.records) or \
+                        str(current.ttl) != str(record.ttl):
+                    raise ValueError(
+                        f"InvalidChangeBatch: Tried to delete resource record set [name='{name}', "
+                        f"type='{record.type}'] but the values provided do not match the current values")
+        original(record, account_id, region)
+
+    return delete
+
+
+def _delete_zone(zone: Any, account_id: str, region: str) -> None:
+    from moto.route53.models import route53_backends
+    from moto.utilities.utils import get_partition
+
+    route53_backends[account_id][get_partition(region)].delete_hosted_zone(zone.id)
+
+
+def _network_deletes() -> dict[str, Any]:
+    """moto's EC2 network models, each given the delete CloudFormation makes."""
+    from moto.ec2.models import ec2_backends
+    from moto.ec2.models.internet_gateways import InternetGateway
+    from moto.ec2.models.route_tables import Route, RouteTable
+    from moto.ec2.models.subnets import SubnetRouteTableAssociation
+    from moto.ec2.models.vpn_gateway import VPCGatewayAttachment
+
+    def backend(account_id: str, region: str) -> Any:
+        return ec2_backends[account_id][region]
+
+    def delete_table(table: Any, account_id: str, region: str) -> None:
+        backend(account_id, region).delete_route_table(table.id)
+
+    def delete_route(route: Any, account_id: str, region: str) -> None:
+        route.route_table._routes.pop(route.id, None)
+
+    def delete_association(association: Any, account_id: str, region: str) -> None:
+        backend(account_id, region).subnet_associations.pop(
+            f"{association.route_table_id}:{association.subnet_id}", None)
+
+    def delete_gateway(gateway: Any, account_id: str, region: str) -> None:
+        backend(account_id, region).delete_internet_gateway(gateway.id)
+
+    def delete_attachment(attachment: Any, account_id: str, region: str) -> None:
+        if attachment.gateway_id and attachment.gateway_id.startswith("igw-"):
+            backend(account_id, region).detach_internet_gateway(attachment.gateway_id, attachment.vpc_id)
+
+    deletes = {RouteTable: delete_table, Route: delete_route, SubnetRouteTableAssociation: delete_association,
+               InternetGateway: delete_gateway, VPCGatewayAttachment: delete_attachment}
+    for model, delete in deletes.items():
+        model.delete = delete
+    return deletes
+
+
+def _record_values(records: Any) -> list[str]:
+    return sorted(str(r.get("Value", "")) if isinstance(r, dict) else str(r) for r in records or [])
+
+
+def _delete_in_dependency_order(resource_map: Any) -> None:
+    """ResourceMap.delete as CloudFormation orders it; the first failure stops it."""
+    resources = resource_map._resource_json_map
+    for logical_id in reversed(_dependency_order(resources)):
+        resource_json = resources[logical_id]
+        parsed = resource_map._parsed_resources.get(logical_id)
+        if resource_json.get("DeletionPolicy") == "Retain" or parsed is None or isinstance(parsed, str):
+            continue
+        try:
+            resource_map._delete_resource(parsed, resource_json)
+        except Exception as err:  # noqa: BLE001 - any error of moto's is the resource's failure
+            reason = getattr(err, "message", None) or str(err) or type(err).__name__
+            raise ResourceFailed(logical_id, str(resource_json.get("Type", "")), reason) from err
+        resource_map._parsed_resources.pop(logical_id)
+
+
+def _delete_stack_reporting(original: Callable[..., None]) -> Callable[..., None]:
+    """DeleteStack; a resource that cannot be deleted leaves the stack DELETE_FAILED."""
+
+    def delete_stack(backend: Any, name_or_stack_id: str) -> None:
+        from moto.cloudformation.models import Event
+
+        stack = next((s for s in list(backend.stacks.values())
+                      if name_or_stack_id in (s.stack_id, s.name)), None)
+        try:
+            original(backend, name_or_stack_id)
+        except ResourceFailed as err:
+            if stack is None:
+                raise
+            if stack.status == "DELETE_FAILED":
+                raise  # reported already (a delete by name deletes by id)
+            backend.stacks[stack.stack_id] = stack
+            backend.deleted_stacks.pop(stack.stack_id, None)
+            stack.events.append(Event(
+                stack_id=stack.stack_id, stack_name=stack.name, logical_resource_id=err.logical_id,
+                physical_resource_id="", resource_type=err.resource_type, resource_status="DELETE_FAILED",
+                resource_status_reason=err.reason, resource_properties=None))
+            stack.status = "DELETE_FAILED"
+            stack._add_stack_event(
+                "DELETE_FAILED",
+                resource_status_reason=f"The following resource(s) failed to delete: [{err.logical_id}].")
+
+    return delete_stack
+
+
 _CFN_INSTALLED = False
 
 
@@ -1413,6 +2021,23 @@ def install_cfn_bridges() -> None:
     installed["Resources whose Condition is false"] = cfn_models.Stack.stack_resources
     parsing.get_references_from_template = _references_with_sub(parsing.get_references_from_template)
     installed["Stack updates: parameters in Fn::Sub"] = parsing.get_references_from_template
+    parsing.CustomModel = _custom_resource_model()
+    cfn_models.Stack.create_resources = _create_resources_locked(cfn_models.Stack.create_resources)
+    cfn_models.Stack.update = _update_waiting_for_custom_resources(cfn_models.Stack.update)
+    installed["Custom resources"] = parsing.CustomModel
+    parsing.ResourceMap.build_resource_diff = _diff_in_dependency_order(parsing.ResourceMap.build_resource_diff)
+    parsing.parse_and_update_resource = _update_followed_by_dependents(parsing.parse_and_update_resource)
+    installed["Stack updates: dependents of a replaced resource"] = parsing.parse_and_update_resource
+    parsing.ResourceMap.delete = _delete_in_dependency_order
+    cfn_models.CloudFormationBackend.delete_stack = _delete_stack_reporting(
+        cfn_models.CloudFormationBackend.delete_stack)
+    installed["Stack deletes in dependency order"] = parsing.ResourceMap.delete
+    FakeAutoScalingGroup.delete = _group_delete_waiting_for_hooks(FakeAutoScalingGroup.delete)
+    installed["AWS::AutoScaling::AutoScalingGroup delete"] = FakeAutoScalingGroup.delete
+    RecordSet.delete = _record_deleted_by_value(RecordSet.delete)
+    FakeZone.delete = _delete_zone
+    installed["Route 53 deletes"] = RecordSet.delete
+    installed["EC2 network deletes"] = _network_deletes()
 
     missing = set(CFN_BRIDGES) ^ set(installed)
     if missing:
@@ -1465,6 +2090,7 @@ class Bridge:
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         body = _read_body(environ)
+        _SERVED_AT["url"] = f"http://{environ.get('SERVER_NAME', '127.0.0.1')}:{environ.get('SERVER_PORT', '80')}"
         if path.startswith("/_cm/"):
             return self._harness(environ, start_response, path, body)
         if not path.startswith("/moto-api"):
@@ -1485,6 +2111,7 @@ class Bridge:
                 return _respond(start_response, status, error, content_type, extra)
         elif path == "/moto-api/reset":
             BRIDGED.reset()
+            CUSTOM_RESOURCES.reset()
         if path.startswith(RPCV2_PREFIX):
             return self._cloudwatch_cbor(environ, start_response, path, body)
         service, region = signing_scope(environ)
@@ -1565,6 +2192,13 @@ class Bridge:
     def _harness(self, environ: Environ, start_response: StartResponse, path: str,
                  body: bytes) -> list[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
+        if path.startswith("/_cm/custom-resources/") and method == "PUT":
+            status, error = CUSTOM_RESOURCES.answer(path.rsplit("/", 1)[-1], body)
+            return _respond(start_response, status, error.encode(), "text/plain")
+        if path == "/_cm/custom-resources" and method == "GET":
+            query = parse_qs(environ.get("QUERY_STRING", ""))
+            return _json(start_response, 200, CUSTOM_RESOURCES.snapshot(
+                query.get("state", [None])[0], query.get("stack", [None])[0], query.get("region", [None])[0]))
         if path == "/_cm/calls" and method == "GET":
             with self._lock:
                 return _json(start_response, 200, dict(self.calls))
@@ -1595,6 +2229,9 @@ class Bridge:
                     str(doc.get("Region", "us-east-1")), doc["Event"], str(doc.get("EventBusName", "default"))))
             except ValueError as err:
                 return _json(start_response, 400, {"error": str(err)})
+        if path == "/_cm/eventbridge/schedules" and method == "GET":
+            region = parse_qs(environ.get("QUERY_STRING", "")).get("region", ["us-east-1"])[0]
+            return _json(start_response, 200, moto_schedules(region))
         if path == "/_cm/faults" and method == "POST":
             try:
                 return _json(start_response, 200, self.faults.add(json.loads(body or b"{}")))
@@ -1622,7 +2259,9 @@ def build_app() -> Bridge:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     install_cfn_bridges()
-    return Bridge(DomainDispatcherApplication(create_backend_app), LifecycleActions(moto_hook_exists))
+    lifecycle = LifecycleActions(moto_hook_exists)
+    _LIFECYCLE["actions"] = lifecycle
+    return Bridge(DomainDispatcherApplication(create_backend_app), lifecycle)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,12 +20,16 @@ Every command prints one JSON document on stdout:
 
 (the CodeUri from each function's Metadata, where scripts/transform-template keeps it)
 
+`deploy`, `delete` and `describe` wait (at most SETTLE_SECONDS) while the stack is
+*_IN_PROGRESS: a stack with a custom resource stays so until its function answers
+(the test kit answers meanwhile); `describe --now` reports the stack as it is.
+
 or, when CloudFormation refuses the request, {"Error": {"Code", "Message"}} with exit
 status 3. Exit status 2 is a usage error.
 
 Usage:
     cm_stack.py --endpoint URL --region REGION deploy STACK TEMPLATE.json [KEY=VALUE ...]
-    cm_stack.py --endpoint URL --region REGION describe STACK
+    cm_stack.py --endpoint URL --region REGION describe STACK [--now]
     cm_stack.py --endpoint URL --region REGION delete STACK
 """
 
@@ -43,9 +47,9 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
-# How long a stack may stay *_IN_PROGRESS (the emulator's CloudFormation is
-# synchronous, so this is a bound, not a wait).
-SETTLE_SECONDS = 60
+# How long a stack may stay *_IN_PROGRESS: the emulator's CloudFormation makes
+# resources within the call, but a stack with a custom resource waits for its answer.
+SETTLE_SECONDS = 90
 
 
 class Deployer:
@@ -112,16 +116,16 @@ class Deployer:
         self.cloudformation.delete_stack(StackName=stack_id)
         return self.describe(stack_id)
 
-    def settled(self, stack: str) -> dict[str, Any]:
-        deadline = time.monotonic() + SETTLE_SECONDS
+    def settled(self, stack: str, wait: bool = True) -> dict[str, Any]:
+        deadline = time.monotonic() + (SETTLE_SECONDS if wait else 0)
         while True:
             described = self.cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
             if not described["StackStatus"].endswith("_IN_PROGRESS") or time.monotonic() > deadline:
                 return described
             time.sleep(0.2)
 
-    def describe(self, stack: str) -> dict[str, Any]:
-        described = self.settled(stack)
+    def describe(self, stack: str, wait: bool = True) -> dict[str, Any]:
+        described = self.settled(stack, wait)
         name, status = described["StackName"], described["StackStatus"]
         events = self.cloudformation.describe_stack_events(StackName=described["StackId"])["StackEvents"]
         failures = [
@@ -180,7 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     deploy.add_argument("stack")
     deploy.add_argument("template")
     deploy.add_argument("parameters", nargs="*", metavar="KEY=VALUE")
-    commands.add_parser("describe").add_argument("stack")
+    describe = commands.add_parser("describe")
+    describe.add_argument("stack")
+    describe.add_argument("--now", action="store_true", help="do not wait for the stack to settle")
     commands.add_parser("delete").add_argument("stack")
     args = parser.parse_args(argv)
 
@@ -191,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
                 template = json.load(f)
             report = deployer.deploy(args.stack, template, parse_parameters(args.parameters))
         elif args.command == "describe":
-            report = deployer.describe(args.stack)
+            report = deployer.describe(args.stack, wait=not args.now)
         else:
             report = deployer.delete(args.stack)
     except ValueError as err:

@@ -733,3 +733,164 @@ def test_a_resource_that_cannot_be_updated_fails_the_update_with_its_reason(endp
               if e["ResourceStatus"] == "UPDATE_FAILED"}
     assert "less than or equal to 2" in failed["InvokeConfig"], failed
     assert failed["cm-bridge-test"] == "The following resource(s) failed to update: [InvokeConfig]."
+
+
+def custom_requests(endpoint: str, state: str | None = None) -> list:
+    _, items = harness(endpoint, "/_cm/custom-resources" + (f"?state={state}" if state else ""))
+    return items
+
+
+def put_answer(request: dict, status: str, reason: str = "", data: dict | None = None,
+               physical_id: str = "cm-bridge-reconcile") -> int:
+    body = json.dumps({"Status": status, "Reason": reason, "PhysicalResourceId": physical_id,
+                       "StackId": request["StackId"], "RequestId": request["RequestId"],
+                       "LogicalResourceId": request["LogicalResourceId"], "NoEcho": False,
+                       "Data": data or {}}).encode()
+    put = urllib.request.Request(request["ResponseURL"], data=body, method="PUT")
+    with urllib.request.urlopen(put) as resp:
+        return resp.status
+
+
+CUSTOM_TEMPLATE = {
+    "Parameters": {"Image": {"Type": "String", "Default": "itzg/minecraft-server:latest"}},
+    "Resources": {
+        "Role": ROLE,
+        "Function": FUNCTION,
+        "Task": {"Type": "AWS::ECS::TaskDefinition", "Properties": {
+            "Family": "cm-bridge-task", "NetworkMode": "bridge",
+            "ContainerDefinitions": [{"Name": "mc", "Image": {"Ref": "Image"}, "Memory": 512}]}},
+        "Reconcile": {"Type": "Custom::ServiceReconcile", "Properties": {
+            "ServiceToken": {"Fn::GetAtt": ["Function", "Arn"]}, "TaskDefinition": {"Ref": "Task"},
+            "DesiredCount": 0, "Deployment": {"MinimumHealthyPercent": 0, "Enabled": True}}},
+    },
+    "Outputs": {"Count": {"Value": {"Fn::GetAtt": ["Reconcile", "DesiredCount"]}}},
+}
+
+
+def test_a_custom_resource_waits_for_its_answer_on_create_update_and_delete(endpoint):
+    cloudformation = client("cloudformation", endpoint)
+    stack, _ = deploy(endpoint, CUSTOM_TEMPLATE)
+    assert stack["StackStatus"] == "CREATE_IN_PROGRESS"
+    [create] = custom_requests(endpoint, "pending")
+    request = create["Request"]
+    assert (create["RequestType"], create["StackName"], request["LogicalResourceId"]) == (
+        "Create", "cm-bridge-test", "Reconcile")
+    assert request["ResourceType"] == "Custom::ServiceReconcile"
+    assert request["ServiceToken"].endswith(":function:cm-bridge-fn")
+    # Property values as strings, as CloudFormation passes them.
+    assert request["ResourceProperties"]["DesiredCount"] == "0"
+    assert request["ResourceProperties"]["Deployment"] == {"MinimumHealthyPercent": "0", "Enabled": "true"}
+    assert request["ResourceProperties"]["TaskDefinition"].endswith("task-definition/cm-bridge-task:1")
+    assert "PhysicalResourceId" not in request
+    assert put_answer(request, "SUCCESS", data={"DesiredCount": "0"}) == 200
+    described = cloudformation.describe_stacks(StackName="cm-bridge-test")["Stacks"][0]
+    assert described["StackStatus"] == "CREATE_COMPLETE"
+    assert outputs(described) == {"Count": "0"}
+    resources = cloudformation.describe_stack_resources(StackName="cm-bridge-test")["StackResources"]
+    assert {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources}["Reconcile"] == "cm-bridge-reconcile"
+
+    # A new image replaces the task definition: the custom resource refers to it, so it
+    # is updated too (with the new ARN), and the stack waits for the answer.
+    cloudformation.update_stack(StackName="cm-bridge-test", TemplateBody=json.dumps(CUSTOM_TEMPLATE),
+                                Parameters=[{"ParameterKey": "Image", "ParameterValue": "itzg/minecraft-server:java21"}])
+    assert cloudformation.describe_stacks(StackName="cm-bridge-test")["Stacks"][0]["StackStatus"] == "UPDATE_IN_PROGRESS"
+    [update] = custom_requests(endpoint, "pending")
+    request = update["Request"]
+    assert request["RequestType"] == "Update"
+    assert request["PhysicalResourceId"] == "cm-bridge-reconcile"
+    assert request["ResourceProperties"]["TaskDefinition"].endswith(":2")
+    assert request["OldResourceProperties"]["TaskDefinition"].endswith(":1")
+    followed = [i["LogicalResourceId"] for i in harness(endpoint, "/_cm/bridged?stack=cm-bridge-test")[1]
+                if i["Bridge"] == "Stack updates: dependents of a replaced resource"]
+    assert followed == ["Reconcile"]
+    put_answer(request, "FAILED", reason="UpdateService c/s failed: boom")
+    assert cloudformation.describe_stacks(StackName="cm-bridge-test")["Stacks"][0]["StackStatus"] == "UPDATE_FAILED"
+    events = cloudformation.describe_stack_events(StackName="cm-bridge-test")["StackEvents"]
+    failed = {e["LogicalResourceId"]: e.get("ResourceStatusReason", "") for e in events
+              if e["ResourceStatus"] == "UPDATE_FAILED"}
+    assert failed["Reconcile"] == "UpdateService c/s failed: boom"
+
+    # The delete waits for the Delete's answer before it goes on.
+    def answer_the_delete() -> None:
+        for _ in range(100):
+            pending = custom_requests(endpoint, "pending")
+            if pending:
+                put_answer(pending[0]["Request"], "SUCCESS")
+                return
+            threading.Event().wait(0.05)
+
+    answering = threading.Thread(target=answer_the_delete)
+    answering.start()
+    cloudformation.delete_stack(StackName="cm-bridge-test")
+    answering.join()
+    delete = [i for i in custom_requests(endpoint) if i["RequestType"] == "Delete"]
+    assert [(d["State"], d["Request"]["PhysicalResourceId"]) for d in delete] == [("answered", "cm-bridge-reconcile")]
+    assert cloudformation.describe_stacks(StackName=stack["StackId"])["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE"
+
+
+def test_an_answer_that_does_not_match_its_request_fails_the_resource(endpoint):
+    deploy(endpoint, CUSTOM_TEMPLATE)
+    [create] = custom_requests(endpoint, "pending")
+    request = dict(create["Request"], RequestId="someone-else")
+    put_answer(dict(request, ResponseURL=create["Request"]["ResponseURL"]), "SUCCESS")
+    cloudformation = client("cloudformation", endpoint)
+    assert cloudformation.describe_stacks(StackName="cm-bridge-test")["Stacks"][0]["StackStatus"] == "CREATE_FAILED"
+    events = cloudformation.describe_stack_events(StackName="cm-bridge-test")["StackEvents"]
+    reasons = [e.get("ResourceStatusReason", "") for e in events if e["LogicalResourceId"] == "Reconcile"]
+    assert any(r.startswith("Invalid response object: RequestId") for r in reasons), reasons
+
+
+def test_a_record_changed_since_the_stack_made_it_fails_the_delete(endpoint):
+    template = {"Resources": {
+        "Zone": {"Type": "AWS::Route53::HostedZone", "Properties": {"Name": "mc.example.com"}},
+        "Record": {"Type": "AWS::Route53::RecordSet", "Properties": {
+            "HostedZoneId": {"Ref": "Zone"}, "Name": "mc.example.com", "Type": "A", "TTL": "1",
+            "ResourceRecords": ["0.0.0.0"]}},
+    }}
+    stack, resources = deploy(endpoint, template)
+    zone = resources["Zone"]["PhysicalResourceId"]
+    route53 = client("route53", endpoint)
+    route53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [{
+        "Action": "UPSERT", "ResourceRecordSet": {"Name": "mc.example.com.", "Type": "A", "TTL": 1,
+                                                  "ResourceRecords": [{"Value": "203.0.113.7"}]}}]})
+    cloudformation = client("cloudformation", endpoint)
+    cloudformation.delete_stack(StackName="cm-bridge-test")
+    described = cloudformation.describe_stacks(StackName="cm-bridge-test")["Stacks"][0]
+    assert described["StackStatus"] == "DELETE_FAILED"
+    events = cloudformation.describe_stack_events(StackName="cm-bridge-test")["StackEvents"]
+    failed = {e["LogicalResourceId"]: e.get("ResourceStatusReason", "") for e in events
+              if e["ResourceStatus"] == "DELETE_FAILED"}
+    assert "do not match the current values" in failed["Record"], failed
+    # Put back to the template's value, the record and then the zone go.
+    route53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [{
+        "Action": "UPSERT", "ResourceRecordSet": {"Name": "mc.example.com.", "Type": "A", "TTL": 1,
+                                                  "ResourceRecords": [{"Value": "0.0.0.0"}]}}]})
+    cloudformation.delete_stack(StackName="cm-bridge-test")
+    assert cloudformation.describe_stacks(StackName=stack["StackId"])["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE"
+    assert route53.list_hosted_zones()["HostedZones"] == []
+
+
+def test_a_group_delete_waits_on_its_terminate_hook(endpoint):
+    make_group(endpoint, name="cm-asg-test-1", hook="drain")
+    autoscaling = client("autoscaling", endpoint)
+    autoscaling.set_desired_capacity(AutoScalingGroupName="cm-asg-test-1", DesiredCapacity=1)
+    from moto.autoscaling.models import autoscaling_backends
+
+    group = autoscaling_backends["123456789012"]["us-east-1"].autoscaling_groups["cm-asg-test-1"]
+    instance = group.instance_states[0].instance.id
+    done = threading.Event()
+    deleting = threading.Thread(target=lambda: (group.delete("123456789012", "us-east-1"), done.set()))
+    deleting.start()
+    for _ in range(100):
+        pending = harness(endpoint, "/_cm/lifecycle-actions")[1]["pending"]
+        if pending:
+            break
+        threading.Event().wait(0.05)
+    assert [(p["InstanceId"], p["LifecycleHookName"]) for p in pending] == [(instance, "drain")]
+    assert group.instance_states[0].lifecycle_state == "Terminating:Wait"
+    assert not done.is_set()
+    autoscaling.complete_lifecycle_action(AutoScalingGroupName="cm-asg-test-1", LifecycleHookName="drain",
+                                          InstanceId=instance, LifecycleActionResult="CONTINUE")
+    deleting.join(timeout=10)
+    assert done.is_set()
+    assert autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["cm-asg-test-1"])["AutoScalingGroups"] == []

@@ -15,7 +15,6 @@ use std::time::Duration;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_sdk_autoscaling::Client as AutoScaling;
-use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
 use aws_sdk_ecs::types::{
     Compatibility, ContainerDefinition, NetworkMode, PortMapping, TransportProtocol,
 };
@@ -390,35 +389,6 @@ pub async fn create_topic(sns: &aws_sdk_sns::Client, name: &str) -> Result<Strin
         .topic_arn()
         .map(str::to_string)
         .ok_or_else(|| "CreateTopic: the answer has no TopicArn".to_string())
-}
-
-/// Creates the idle alarm of `group` as the template does: the group's NetworkIn
-/// at or below 2,500 bytes a second for 30 minutes.
-pub async fn create_idle_alarm(
-    cloudwatch: &aws_sdk_cloudwatch::Client,
-    alarm: &str,
-    group: &str,
-) -> Result<(), String> {
-    cloudwatch
-        .put_metric_alarm()
-        .alarm_name(alarm)
-        .namespace("AWS/EC2")
-        .metric_name("NetworkIn")
-        .dimensions(
-            Dimension::builder()
-                .name("AutoScalingGroupName")
-                .value(group)
-                .build(),
-        )
-        .statistic(Statistic::Sum)
-        .period(60)
-        .evaluation_periods(30)
-        .threshold(2500.0 * 60.0)
-        .comparison_operator(ComparisonOperator::LessThanOrEqualToThreshold)
-        .send()
-        .await
-        .map_err(failed("PutMetricAlarm"))?;
-    Ok(())
 }
 
 /// Registers `instance` as a container instance of `cluster` (what the ECS agent

@@ -7,6 +7,7 @@
 //! | [`events`] | events as AWS sends them, built from the samples in `events/` |
 //! | [`runtime_api`] | a Lambda Runtime API server |
 //! | [`function`] | one function process behind its own Runtime API server: [`Function`] |
+//! | [`function_url`] | a Lambda Function URL on 127.0.0.1 in front of a [`Function`], for a browser |
 //! | [`process`] | starting any child process (killed when dropped) |
 //! | [`story`] | the whole lifecycle of one container, which the demo prints and `tests/e2e.rs` checks |
 //! | [`presence`] | the presence story: a real Minecraft server's players counted, the idle alarm played, a failed boot stopped (`tests/presence.rs`) |
@@ -22,6 +23,7 @@ pub mod emulator;
 pub mod env_json;
 pub mod events;
 pub mod function;
+pub mod function_url;
 pub mod game_servers;
 pub mod http;
 pub mod presence;

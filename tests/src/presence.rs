@@ -1,25 +1,34 @@
-//! The presence story, offline: a real Minecraft Java server (flying-squid) with a
-//! real client (a mineflayer bot) joining and leaving, the presence probe and the
-//! watchdog as their real binaries behind Lambda Runtime API servers, and the local
-//! AWS emulator holding the group, the topic, the `Players` metric and the idle alarm
-//! as template.yaml makes them with a `GameProtocol`.
+//! The presence story, offline, on template.yaml as deployed: a real Minecraft Java
+//! server (flying-squid) with a real client (a mineflayer bot) joining and leaving,
+//! the presence probe and the watchdog as their real binaries behind Lambda Runtime
+//! API servers, each with the environment of its deployed Lambda configuration, and
+//! the stack deployed into the local AWS emulator's CloudFormation with
+//! `GameProtocol=minecraft-java`, `GamePort` (and `TcpPorts`) the server's port,
+//! `IdleMinutes` [`IDLE_MINUTES`] and `BootGraceMinutes` [`BOOT_GRACE_MINUTES`]
+//! ([`crate::story::Deployment`]). The one addition to the deployed environment: the
+//! probe asks 127.0.0.1 (`GAME_HOST`), where the server listens, instead of the
+//! emulator's instance's public address, where nothing does.
 //!
-//! The emulator has no EventBridge and no alarm evaluation, so the story plays them,
-//! explicitly (as [`crate::story`] plays EventBridge and the ECS scheduler):
+//! The emulator does not deliver schedules and does not evaluate alarms, so the story
+//! plays them, explicitly (as [`crate::story`] plays EventBridge and the ECS
+//! scheduler):
 //!
-//! - **the schedule**: each tick is the sample `Scheduled Event` with its `time` set
-//!   to a minute of the story's clock. That clock runs ahead of the real one, one
-//!   minute per tick, so the probe takes the event's time as the tick's (it takes the
-//!   later of its clock and the event's), its data points land one per minute, and an
-//!   idle window or a boot grace of minutes passes in seconds. The emulator
-//!   launches an instance at the real time, so each start sets the story's clock
-//!   back to the launch: the ticks after a start are its first minutes;
-//! - **the idle alarm**: after each tick the alarm's own definition, read back from
-//!   the emulator (metric, statistic, period, evaluation periods, datapoints to alarm,
-//!   threshold, comparison, missing data), is evaluated on the `Players` data points
-//!   of the last periods, read back with `GetMetricStatistics`; when it breaches, the
-//!   alarm is set to ALARM and the watchdog invoked with the alarm's event, as
-//!   CloudWatch's Lambda alarm action does.
+//! - **the schedule**: each tick is the `Scheduled Event` of the deployed rule that
+//!   invokes the probe (its ARN in the event; its expression must be one a minute),
+//!   with its `time` set to a minute of the story's clock. That clock runs ahead of
+//!   the real one, one minute per tick, so the probe takes the event's time as the
+//!   tick's (it takes the later of its clock and the event's), its data points land
+//!   one per minute, and an idle window or a boot grace of minutes passes in seconds.
+//!   The emulator launches an instance at the real time, so each start sets the
+//!   story's clock back to the launch: the ticks after a start are its first minutes;
+//! - **the idle alarm**: after each tick the deployed alarm's own definition, read
+//!   back from the emulator (its metric, statistic, period, evaluation periods,
+//!   datapoints to alarm, threshold, comparison, missing data), is evaluated on the
+//!   data points of the last periods, read back with `GetMetricStatistics`; when it
+//!   breaches, the alarm is set to ALARM and its actions (the watchdog) invoked with
+//!   the alarm's event, as CloudWatch's Lambda alarm action does. A metric the probe
+//!   does not put (a wrong name, namespace or dimension in the template) never
+//!   breaches, and the story fails.
 //!
 //! The story: the group at 0 (nothing asked); a start, the first answer ("playable
 //! after N s", `SecondsToPlayable`, the instance tagged); a bot joins (`Players` 1)
@@ -27,42 +36,83 @@
 //! group; then the server is gone, a new start never answers, and once the boot
 //! grace is over the probe stops the group with a "boot failed" notice, once.
 
-use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use aws_sdk_autoscaling::Client as AutoScaling;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{
     ComparisonOperator, Dimension, MetricAlarm, StateValue, Statistic,
 };
-use aws_sdk_cloudwatch::Client as CloudWatch;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::emulator::{self, ACCOUNT, REGION};
-use crate::events;
-use crate::function::{Function, Spec};
 use crate::game_servers::{Bots, MinecraftServer};
-use crate::story::{Report, Step, CONTAINER, GROUP, IDLE_ALARM, PRESENCE_PROBE, TOPIC};
+use crate::story::{Deployment, Functions, Layout, Report, Step, PRESENCE_PROBE};
 use crate::{Emulator, Outcome};
 
 /// The idle alarm's window in the story (the template's smallest `IdleMinutes`).
 pub const IDLE_MINUTES: i64 = 5;
-/// The boot grace in the story.
+/// The boot grace in the story (`BootGraceMinutes`).
 pub const BOOT_GRACE_MINUTES: i64 = 3;
-/// The `ContainerName` dimension of the `Players` metric, as the template sets it.
-pub const DIMENSION: &str = "cm-demo-mc";
-const NAMESPACE: &str = "ContainerManager";
 const WATCHDOG: &str = "watchdog-scale-down";
 /// How long a count may take to settle after a bot joined or left.
 const SETTLE: Duration = Duration::from_secs(20);
-/// The deadline of each invocation, and how long the story waits for it.
-const WAIT: Duration = Duration::from_secs(60);
+
+/// The metric a single-metric alarm (or the one query of a metric-math alarm that
+/// returns data) evaluates.
+#[derive(Debug, Clone)]
+struct AlarmMetric {
+    namespace: String,
+    name: String,
+    dimensions: Vec<Dimension>,
+    period: i64,
+    statistic: Statistic,
+}
+
+impl AlarmMetric {
+    fn of(alarm: &MetricAlarm) -> Result<AlarmMetric, String> {
+        if let Some(name) = alarm.metric_name() {
+            return Ok(AlarmMetric {
+                namespace: alarm.namespace().unwrap_or_default().to_string(),
+                name: name.to_string(),
+                dimensions: alarm.dimensions().to_vec(),
+                period: i64::from(alarm.period().unwrap_or(60)),
+                statistic: alarm.statistic().cloned().unwrap_or(Statistic::Average),
+            });
+        }
+        let returned: Vec<_> = alarm
+            .metrics()
+            .iter()
+            .filter(|q| q.return_data().unwrap_or(true))
+            .collect();
+        let [query] = returned.as_slice() else {
+            return Err(format!(
+                "the alarm returns {} series: the story evaluates one metric",
+                returned.len()
+            ));
+        };
+        let stat = query.metric_stat().ok_or_else(|| {
+            format!(
+                "the alarm's data is the expression {:?}: the story evaluates one metric",
+                query.expression()
+            )
+        })?;
+        let metric = stat.metric().ok_or("the alarm's query names no metric")?;
+        Ok(AlarmMetric {
+            namespace: metric.namespace().unwrap_or_default().to_string(),
+            name: metric.metric_name().unwrap_or_default().to_string(),
+            dimensions: metric.dimensions().to_vec(),
+            period: i64::from(stat.period().unwrap_or(60)),
+            statistic: Statistic::from(stat.stat().unwrap_or("Average")),
+        })
+    }
+}
 
 pub struct PresenceStory {
-    pub emulator: Emulator,
-    autoscaling: AutoScaling,
-    ec2: aws_sdk_ec2::Client,
-    cloudwatch: CloudWatch,
+    deployment: Deployment,
+    /// The server, until the story runs.
+    server: Option<MinecraftServer>,
+    /// What the idle alarm reads (and the namespace and dimensions of the probe's
+    /// other metric, `SecondsToPlayable`).
+    metric: AlarmMetric,
     start: Instant,
     report: Report,
     on_step: Box<dyn FnMut(&Step) + Send>,
@@ -72,10 +122,15 @@ pub struct PresenceStory {
 
 /// What runs during the story.
 struct Running {
-    probe: Function,
-    watchdog: Function,
+    functions: Functions,
     server: Option<MinecraftServer>,
     bots: Option<Bots>,
+}
+
+impl Running {
+    fn probe(&self) -> Result<&crate::Function, String> {
+        self.functions.get(PRESENCE_PROBE)
+    }
 }
 
 /// The outcome of one tick: the probe's response, and the tick's time.
@@ -91,34 +146,52 @@ fn unix_now() -> i64 {
 }
 
 impl PresenceStory {
-    /// Starts the emulator and creates what template.yaml creates for a container
-    /// with a `GameProtocol`: the group (at 0), the topic, and the idle alarm on
-    /// `Players`. `on_step` sees each step as it happens.
+    /// Starts the Minecraft server, then a new emulator, and deploys template.yaml
+    /// into its CloudFormation (Component=all, the game's protocol and port, the
+    /// story's idle window and boot grace). `on_step` sees each step as it happens.
     pub async fn setup(on_step: Box<dyn FnMut(&Step) + Send>) -> Result<PresenceStory, String> {
-        let emulator = Emulator::start();
-        let sdk = emulator.sdk_config().await;
-        let autoscaling = AutoScaling::new(&sdk);
-        let cloudwatch = CloudWatch::new(&sdk);
-        emulator::create_group(&autoscaling, GROUP, "us-east-1a", 0).await?;
-        emulator::create_topic(&aws_sdk_sns::Client::new(&sdk), TOPIC).await?;
-        create_players_alarm(&cloudwatch).await?;
+        let start = Instant::now();
+        let server = MinecraftServer::start()?;
+        let port = server.port.to_string();
+        let (idle, grace) = (IDLE_MINUTES.to_string(), BOOT_GRACE_MINUTES.to_string());
+        let parameters = [
+            ("GameProtocol", "minecraft-java"),
+            ("GamePort", port.as_str()),
+            ("TcpPorts", port.as_str()),
+            ("IdleMinutes", idle.as_str()),
+            ("BootGraceMinutes", grace.as_str()),
+        ];
+        let deployment = Deployment::deploy(&Layout::All, &parameters).await?;
+        let alarm = deployment.alarm(&deployment.names.idle_alarm).await?;
+        let metric = AlarmMetric::of(&alarm)?;
         let mut story = PresenceStory {
-            autoscaling,
-            ec2: aws_sdk_ec2::Client::new(&sdk),
-            cloudwatch,
-            start: Instant::now(),
+            deployment,
+            server: Some(server),
+            start,
             report: Report::default(),
             on_step,
             minute: unix_now() / 60,
-            emulator,
+            metric,
         };
-        story.step(
-            true,
-            "emulator",
-            &format!("started on {}", story.emulator.endpoint()),
-            "ASG (at 0), topic, idle alarm on Players (Maximum <= 0, notBreaching) created",
+        let what = format!(
+            "template.yaml deployed: {}, GameProtocol=minecraft-java",
+            story.deployment.layout()
         );
+        let change = format!(
+            "{}, GamePort={port}; idle alarm on {} ({:?} <= {} for {} periods, missing data {})",
+            story.deployment.describe(),
+            story.metric.name,
+            story.metric.statistic,
+            alarm.threshold().unwrap_or_default(),
+            alarm.evaluation_periods().unwrap_or_default(),
+            alarm.treat_missing_data().unwrap_or("missing")
+        );
+        story.step(true, "cloudformation", &what, &change);
         Ok(story)
+    }
+
+    pub fn emulator(&self) -> &Emulator {
+        &self.deployment.emulator
     }
 
     fn step(&mut self, ok: bool, function: &str, what: &str, change: &str) {
@@ -133,67 +206,23 @@ impl PresenceStory {
         self.report.steps.push(step);
     }
 
-    fn topic_arn() -> String {
-        format!("arn:aws:sns:{REGION}:{ACCOUNT}:{TOPIC}")
+    fn container(&self) -> String {
+        self.deployment.names.container.clone()
     }
 
-    /// The probe's environment as template.yaml sets it, the game server at
-    /// 127.0.0.1:`port` (the emulator's instances have no reachable address).
-    fn probe_env(&self, port: u16) -> Vec<(String, String)> {
-        let mut env = self.emulator.aws_env();
-        env.extend(
-            [
-                ("ASG_NAME", GROUP.to_string()),
-                ("GAME_PROTOCOL", "minecraft-java".to_string()),
-                ("GAME_PORT", port.to_string()),
-                ("GAME_HOST", "127.0.0.1".to_string()),
-                ("METRIC_NAMESPACE", NAMESPACE.to_string()),
-                (
-                    "METRIC_DIMENSIONS",
-                    format!(r#"{{"ContainerName":"{DIMENSION}"}}"#),
-                ),
-                ("PROBE_TIMEOUT_MS", "2000".to_string()),
-                ("BOOT_GRACE_MINUTES", BOOT_GRACE_MINUTES.to_string()),
-                ("SNS_TOPIC_ARN", Self::topic_arn()),
-                ("CONTAINER_NAME", CONTAINER.to_string()),
-            ]
-            .map(|(k, v)| (k.to_string(), v)),
-        );
-        env
+    fn idle_alarm(&self) -> String {
+        self.deployment.names.idle_alarm.clone()
     }
 
-    fn watchdog_env(&self) -> Vec<(String, String)> {
-        let mut env = self.emulator.aws_env();
-        env.extend(
-            [
-                ("ASG_NAME", GROUP.to_string()),
-                ("IDLE_ALARM_NAME", IDLE_ALARM.to_string()),
-                ("ECS_CLUSTER_NAME", "cm-cluster-demo-mc".to_string()),
-                ("SNS_TOPIC_ARN", Self::topic_arn()),
-                ("CONTAINER_NAME", CONTAINER.to_string()),
-                ("IDLE_MINUTES", IDLE_MINUTES.to_string()),
-            ]
-            .map(|(k, v)| (k.to_string(), v)),
-        );
-        env
-    }
-
-    /// The real server, a bot process, and the two functions.
-    fn start_all(&mut self, log_dir: &Path) -> Result<Running, String> {
-        let server = MinecraftServer::start()?;
+    /// The bots, and the two functions as deployed.
+    fn start_all(&mut self, log_dir: &std::path::Path) -> Result<Running, String> {
+        let server = self.server.take().ok_or("the server is gone")?;
         let bots = Bots::start(server.port)?;
-        let start = |name: &str, env: Vec<(String, String)>| {
-            Spec::binary(name)
-                .envs(env)
-                .log(log_dir.join(format!("{name}.log")))
-                .timeouts(WAIT, WAIT)
-                .start()
-        };
-        let probe = start(PRESENCE_PROBE, self.probe_env(server.port))?;
-        let watchdog = start(WATCHDOG, self.watchdog_env())?;
+        let functions = self
+            .deployment
+            .start(&[PRESENCE_PROBE, WATCHDOG], log_dir)?;
         Ok(Running {
-            probe,
-            watchdog,
+            functions,
             server: Some(server),
             bots: Some(bots),
         })
@@ -216,17 +245,16 @@ impl PresenceStory {
         }
     }
 
-    /// Sends the schedule's tick at `at` to the probe; its response.
+    /// The deployed schedule's tick at `at`, sent to the probe; its response.
     fn tick(&self, fx: &Running, at: i64) -> Result<Tick, String> {
-        let mut event = events::sample("presence-probe/schedule.json");
-        event["time"] = DateTime::from_secs(at)
+        let time = DateTime::from_secs(at)
             .fmt(aws_sdk_cloudwatch::primitives::DateTimeFormat::DateTime)
-            .map_err(|e| format!("format {at}: {e}"))?
-            .into();
-        match fx.probe.try_invoke(event) {
+            .map_err(|e| format!("format {at}: {e}"))?;
+        let (event, _) = self.deployment.schedule_event(PRESENCE_PROBE, &time)?;
+        match fx.probe()?.try_invoke(event) {
             Some(Outcome::Response(response)) => Ok(Tick { at, response }),
             Some(Outcome::Error(error)) => Err(format!("the probe failed: {error}")),
-            None => Err(format!("the probe did not answer within {WAIT:?}")),
+            None => Err("the probe did not answer in time".to_string()),
         }
     }
 
@@ -251,16 +279,16 @@ impl PresenceStory {
     }
 
     async fn desired(&self) -> i32 {
-        emulator::desired(&self.autoscaling, GROUP).await
+        self.deployment.desired().await
     }
 
     /// The owner sets the group's desired count to 1; the new instance and its
     /// launch time (seconds since the Unix epoch).
     async fn start_group(&mut self, why: &str) -> Option<(String, i64)> {
-        let set = cm_core::autoscaling::set_desired_capacity(&self.autoscaling, GROUP, 1).await;
-        let instance = emulator::in_service_instance(&self.autoscaling, GROUP).await;
+        let set = self.deployment.set_desired(1).await;
+        let instance = self.deployment.in_service_instance().await;
         let launched = match &instance {
-            Some(id) => self.launch_time(id).await,
+            Some(id) => self.deployment.launch_time(id).await,
             None => None,
         };
         let ok = set.is_ok() && launched.is_some();
@@ -283,52 +311,16 @@ impl PresenceStory {
         Some((instance?, launched?))
     }
 
-    async fn launch_time(&self, instance: &str) -> Option<i64> {
-        self.ec2
-            .describe_instances()
-            .instance_ids(instance)
-            .send()
-            .await
-            .ok()?
-            .reservations()
-            .first()?
-            .instances()
-            .first()?
-            .launch_time()
-            .map(|t| t.secs())
-    }
-
-    async fn tag(&self, instance: &str) -> Option<String> {
-        self.ec2
-            .describe_instances()
-            .instance_ids(instance)
-            .send()
-            .await
-            .ok()?
-            .reservations()
-            .first()?
-            .instances()
-            .first()?
-            .tags()
-            .iter()
-            .find(|t| t.key() == Some("cm:playable-at"))
-            .and_then(|t| t.value().map(str::to_string))
-    }
-
-    /// The maximum of `metric` in the minute starting at `start` (`None`: no data
-    /// point in it).
+    /// The value of `metric` (in the idle alarm's namespace, with its dimensions) in
+    /// the minute starting at `start` (`None`: no data point in it).
     async fn minute_value(&self, metric: &str, start: i64, statistic: Statistic) -> Option<f64> {
         let stats = self
-            .cloudwatch
+            .deployment
+            .cloudwatch()
             .get_metric_statistics()
-            .namespace(NAMESPACE)
+            .namespace(&self.metric.namespace)
             .metric_name(metric)
-            .dimensions(
-                Dimension::builder()
-                    .name("ContainerName")
-                    .value(DIMENSION)
-                    .build(),
-            )
+            .set_dimensions(Some(self.metric.dimensions.clone()))
             .start_time(DateTime::from_secs(start))
             .end_time(DateTime::from_secs(start + 60))
             .period(60)
@@ -346,36 +338,22 @@ impl PresenceStory {
         }
     }
 
-    async fn alarm(&self) -> Result<MetricAlarm, String> {
-        self.cloudwatch
-            .describe_alarms()
-            .alarm_names(IDLE_ALARM)
-            .send()
-            .await
-            .map_err(|e| format!("DescribeAlarms: {e}"))?
-            .metric_alarms()
-            .first()
-            .cloned()
-            .ok_or_else(|| format!("no alarm {IDLE_ALARM}"))
-    }
-
-    /// CloudWatch's evaluation of the idle alarm at `at`: the alarm's definition
+    /// CloudWatch's evaluation of the deployed idle alarm at `at`: its definition
     /// applied to its metric's last `EvaluationPeriods` periods. Whether it breaches,
     /// and the periods' values (oldest first).
     async fn evaluate_alarm(&self, at: i64) -> Result<(bool, Vec<Option<f64>>), String> {
-        let alarm = self.alarm().await?;
-        let period = i64::from(alarm.period().unwrap_or(60));
+        let alarm = self.deployment.alarm(&self.idle_alarm()).await?;
+        let metric = AlarmMetric::of(&alarm)?;
+        let period = metric.period;
         let periods = i64::from(alarm.evaluation_periods().unwrap_or(1));
         let needed = alarm.datapoints_to_alarm().map_or(periods, i64::from);
         let threshold = alarm.threshold().unwrap_or(0.0);
-        let statistic = alarm.statistic().cloned().unwrap_or(Statistic::Average);
-        let metric = alarm.metric_name().unwrap_or_default().to_string();
         let missing_breaches = alarm.treat_missing_data() == Some("breaching");
         let last = at - at.rem_euclid(period);
         let mut values = Vec::new();
         for i in (0..periods).rev() {
             values.push(
-                self.minute_value(&metric, last - i * period, statistic.clone())
+                self.minute_value(&metric.name, last - i * period, metric.statistic.clone())
                     .await,
             );
         }
@@ -393,9 +371,10 @@ impl PresenceStory {
         Ok((i64::try_from(breaching).unwrap_or(0) >= needed, values))
     }
 
-    /// The alarm goes to ALARM: its state set in the emulator, and the watchdog
-    /// invoked with the alarm's event, as the alarm's Lambda action does.
+    /// The alarm goes to ALARM: its state set in the emulator, and its actions (the
+    /// watchdog) invoked with the alarm's event, as CloudWatch's Lambda action does.
     async fn fire_alarm(&mut self, fx: &Running, values: &[Option<f64>]) {
+        let idle = self.idle_alarm();
         let readings: Vec<String> = values
             .iter()
             .map(|v| v.map_or("-".to_string(), |v| v.to_string()))
@@ -407,49 +386,49 @@ impl PresenceStory {
             n = values.len()
         );
         let set = self
-            .cloudwatch
+            .deployment
+            .cloudwatch()
             .set_alarm_state()
-            .alarm_name(IDLE_ALARM)
+            .alarm_name(&idle)
             .state_value(StateValue::Alarm)
             .state_reason(&reason)
             .send()
             .await;
-        let arn = self
-            .alarm()
-            .await
-            .ok()
-            .and_then(|a| a.alarm_arn().map(str::to_string))
+        let delivery = self.deployment.alarm_event(&idle, &reason).await;
+        let targets = delivery
+            .as_ref()
+            .map(|(_, t)| t.clone())
             .unwrap_or_default();
         self.step(
-            set.is_ok() && !arn.is_empty(),
+            set.is_ok() && targets == [WATCHDOG],
             "cloudwatch (played)",
-            &format!("idle alarm {IDLE_ALARM}: Players [{}]", readings.join(", ")),
-            "OK -> ALARM; alarm action: the watchdog",
+            &format!(
+                "idle alarm {idle}: {} [{}]",
+                self.metric.name,
+                readings.join(", ")
+            ),
+            &match &delivery {
+                Ok(_) => format!("OK -> ALARM; alarm actions: {}", targets.join(", ")),
+                Err(e) => e.clone(),
+            },
         );
-        let mut event = events::alarm_event(&arn, IDLE_ALARM);
-        event["time"] = events::now_rfc3339().into();
-        event["alarmData"]["state"]["reason"] = reason.into();
-        event["alarmData"]["configuration"] = json!({
-            "description": format!("{CONTAINER}: nobody has played for {IDLE_MINUTES} minutes"),
-            "metrics": [{"id": "players", "metricStat": {"metric": {
-                "namespace": NAMESPACE, "name": "Players",
-                "dimensions": {"ContainerName": DIMENSION}},
-                "period": 60, "stat": "Maximum"}, "returnData": true}],
-        });
-        let outcome = fx.watchdog.try_invoke(event);
+        let Ok((event, targets)) = delivery else {
+            return;
+        };
+        let outcomes = fx.functions.invoke_each(&targets, &event);
         let after = self.desired().await;
-        let message = self.emulator.last_sns_message();
-        let expected = format!("{CONTAINER} is being stopped: idle for {IDLE_MINUTES} minutes.");
-        let ok = outcome
-            .as_ref()
-            .and_then(Outcome::response)
-            .is_some_and(|r| r["outcomes"][0]["result"] == "stopped")
+        let message = self.deployment.last_sns_message();
+        let expected = format!(
+            "{} is being stopped: idle for {IDLE_MINUTES} minutes.",
+            self.container()
+        );
+        let ok = matches!(outcomes.as_slice(), [Some(Outcome::Response(r))] if r["outcomes"][0]["result"] == "stopped")
             && after == 0
             && message == expected;
         self.step(
             ok,
             WATCHDOG,
-            &format!("idle alarm {IDLE_ALARM} -> ALARM"),
+            &format!("idle alarm {idle} -> ALARM"),
             &format!("ASG desired 1 -> {after}; SNS {message:?}"),
         );
     }
@@ -462,12 +441,7 @@ impl PresenceStory {
         let mut fx = match self.start_all(&log_dir) {
             Ok(fx) => fx,
             Err(e) => {
-                self.step(
-                    false,
-                    "fixtures",
-                    "start flying-squid, the bots, the functions",
-                    &e,
-                );
+                self.step(false, "fixtures", "start the bots and the functions", &e);
                 return self.finish();
             }
         };
@@ -489,15 +463,18 @@ impl PresenceStory {
         // 1. The group at 0: one describe call, nothing asked.
         let at = self.next_minute();
         let tick = self.tick(fx, at)?;
+        let (_, every) = self.deployment.schedule_event(PRESENCE_PROBE, "")?;
+        let players = self.metric.name.clone();
         let ok = tick.response["presence"] == "not-probed"
+            && every == "rate(1 minute)"
             && self
-                .minute_value("Players", at - 30, Statistic::SampleCount)
+                .minute_value(&players, at - 30, Statistic::SampleCount)
                 .await
                 .is_none();
         self.step(
             ok,
             PRESENCE_PROBE,
-            "schedule tick, the group at 0",
+            &format!("schedule tick ({every}), the group at 0"),
             &format!("not probed: {}", tick.response["note"]),
         );
 
@@ -508,12 +485,12 @@ impl PresenceStory {
         let at = self.next_minute();
         let tick = self.tick(fx, at)?;
         let seconds = at - launched;
-        let message = self.emulator.last_sns_message();
-        let expected = format!("{CONTAINER} is playable after {seconds} s");
+        let message = self.deployment.last_sns_message();
+        let expected = format!("{} is playable after {seconds} s", self.container());
         let playable = self
             .minute_value("SecondsToPlayable", at - 30, Statistic::Maximum)
             .await;
-        let tag = self.tag(&first).await;
+        let tag = self.deployment.tag(&first, "cm:playable-at").await;
         let ok = tick.response["presence"] == "answered"
             && tick.response["players"] == 0
             && tick.response["boot"] == "first-answer"
@@ -535,7 +512,7 @@ impl PresenceStory {
         let joined = bots.join()?;
         let tick = self.tick_until(fx, 1)?;
         let (alarm, _) = self.evaluate_alarm(tick.at).await?;
-        let messages = self.emulator.sns_messages().len();
+        let messages = self.deployment.sns_messages().len();
         self.step(
             joined == 1 && !alarm && messages == 1,
             PRESENCE_PROBE,
@@ -611,7 +588,7 @@ impl PresenceStory {
         let Some((_, launched)) = self.start_group("a server that will not boot").await else {
             return Err("no instance after the second start".into());
         };
-        let messages = self.emulator.sns_messages().len();
+        let messages = self.deployment.sns_messages().len();
         let grace = BOOT_GRACE_MINUTES * 60;
         let mut booting = 0;
         loop {
@@ -623,7 +600,7 @@ impl PresenceStory {
                     && tick.response["boot"] == "booting"
                     && tick.response["grace_left_seconds"] == grace - age
                     && self.desired().await == 1
-                    && self.emulator.sns_messages().len() == messages;
+                    && self.deployment.sns_messages().len() == messages;
                 booting += 1;
                 if !ok {
                     self.step(
@@ -643,16 +620,17 @@ impl PresenceStory {
                 "players unknown (booting); nothing stopped, nobody told",
             );
             let after = self.desired().await;
-            let message = self.emulator.last_sns_message();
+            let message = self.deployment.last_sns_message();
             let expected = format!(
-                "{CONTAINER} is being stopped: boot failed, no answer within {BOOT_GRACE_MINUTES} \
+                "{} is being stopped: boot failed, no answer within {BOOT_GRACE_MINUTES} \
                  minutes of its start (last probe: {}).",
+                self.container(),
                 tick.response["note"].as_str().unwrap_or_default()
             );
             let ok = tick.response["boot"] == "failed"
                 && after == 0
                 && message == expected
-                && self.emulator.sns_messages().len() == messages + 1;
+                && self.deployment.sns_messages().len() == messages + 1;
             self.step(
                 ok,
                 PRESENCE_PROBE,
@@ -665,7 +643,7 @@ impl PresenceStory {
         // 7. The next tick tells nobody again.
         let at = self.next_minute();
         let tick = self.tick(fx, at)?;
-        let sent = self.emulator.sns_messages().len();
+        let sent = self.deployment.sns_messages().len();
         self.step(
             sent == messages + 1
                 && tick.response["actions"]
@@ -682,40 +660,7 @@ impl PresenceStory {
     }
 
     fn finish(mut self) -> Report {
-        self.report.calls = self.emulator.calls();
+        self.report.calls = self.deployment.emulator.calls();
         std::mem::take(&mut self.report)
     }
-}
-
-/// The idle alarm as template.yaml makes it with a `GameProtocol`: the most players
-/// counted in each minute, at or under 0 for [`IDLE_MINUTES`] minutes, a minute
-/// without a count not breaching (written here in the alarm's single-metric form,
-/// which the emulator stores and returns field by field).
-pub async fn create_players_alarm(cloudwatch: &CloudWatch) -> Result<(), String> {
-    let periods = i32::try_from(IDLE_MINUTES).unwrap_or(5);
-    cloudwatch
-        .put_metric_alarm()
-        .alarm_name(IDLE_ALARM)
-        .alarm_description(format!(
-            "{CONTAINER}: nobody has played for {IDLE_MINUTES} minutes"
-        ))
-        .namespace(NAMESPACE)
-        .metric_name("Players")
-        .dimensions(
-            Dimension::builder()
-                .name("ContainerName")
-                .value(DIMENSION)
-                .build(),
-        )
-        .statistic(Statistic::Maximum)
-        .period(60)
-        .evaluation_periods(periods)
-        .datapoints_to_alarm(periods)
-        .threshold(0.0)
-        .comparison_operator(ComparisonOperator::LessThanOrEqualToThreshold)
-        .treat_missing_data("notBreaching")
-        .send()
-        .await
-        .map_err(|e| format!("PutMetricAlarm: {e}"))?;
-    Ok(())
 }

@@ -11,7 +11,9 @@
 //! the emulator (`CFN_BRIDGES` in `tests/emulator/cm_emulator.py`); [`bridged`] lists
 //! what the bridges made.
 //!
-//! The calls here block while the deploy runs (a few seconds).
+//! The calls here block while the deploy runs (a few seconds), answering the stack's
+//! custom resource requests (and, on a delete, delivering the terminate events of the
+//! group's instances) with the real function binaries meanwhile, as AWS would.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -176,7 +178,9 @@ pub struct Stack {
 impl Stack {
     /// Deploys template.yaml as stack `name` in `region` with `parameters` (the
     /// others at their defaults): creates it, or updates it if it exists. `Ok` once
-    /// it is CREATE_COMPLETE or UPDATE_COMPLETE.
+    /// it is CREATE_COMPLETE or UPDATE_COMPLETE. Meanwhile each request CloudFormation
+    /// sends to a custom resource (the stack's `ServiceReconcile`) is answered by the
+    /// function its ServiceToken names, run as deployed (its binary must be built).
     pub fn deploy(
         emulator: &Emulator,
         region: &str,
@@ -190,7 +194,7 @@ impl Stack {
             template.display().to_string(),
         ];
         args.extend(parameters.iter().map(|(k, v)| format!("{k}={v}")));
-        let stack = run_deployer(emulator, region, &args)?;
+        let stack = run_deployer_answering(emulator, region, &args, Answer::AsDeployed(name))?;
         match stack.status.as_str() {
             "CREATE_COMPLETE" | "UPDATE_COMPLETE" => Ok(stack),
             _ => Err(stack.failed()),
@@ -206,12 +210,35 @@ impl Stack {
         )
     }
 
-    /// Deletes the stack; `Ok` once it is DELETE_COMPLETE.
+    /// The stack `name` of `region` as it is at this moment, even while a deploy is
+    /// under way (no waiting for it to settle).
+    pub fn describe_now(
+        emulator: &Emulator,
+        region: &str,
+        name: &str,
+    ) -> Result<Stack, DeployError> {
+        run_deployer(
+            emulator,
+            region,
+            &[
+                "describe".to_string(),
+                name.to_string(),
+                "--now".to_string(),
+            ],
+        )
+    }
+
+    /// Deletes the stack; `Ok` once it is DELETE_COMPLETE. Meanwhile, as AWS would,
+    /// the custom resources' Delete requests are answered by their functions and the
+    /// terminate events of the group's instances (the delete terminates them through
+    /// the group's hook) are delivered to the functions the deployed rules route them
+    /// to, each run as this stack deployed it.
     pub fn delete(&self, emulator: &Emulator) -> Result<Stack, DeployError> {
-        let stack = run_deployer(
+        let stack = run_deployer_answering(
             emulator,
             &self.region,
             &["delete".to_string(), self.name.clone()],
+            Answer::As(self),
         )?;
         if stack.status == "DELETE_COMPLETE" {
             Ok(stack)
@@ -417,6 +444,15 @@ impl Stack {
         Ok(routed)
     }
 
+    /// Every request CloudFormation sent to this stack's custom resources, oldest
+    /// first, with the answer its function gave.
+    pub fn custom_resource_requests(
+        &self,
+        emulator: &Emulator,
+    ) -> Result<Vec<CustomResourceRequest>, String> {
+        custom_resource_requests(emulator, &self.region, &self.name, None)
+    }
+
     /// What the emulator's CloudFormation bridges made or completed for this stack.
     pub fn bridged(&self, emulator: &Emulator) -> Result<Vec<Bridged>, String> {
         Ok(bridged(emulator)?
@@ -424,6 +460,104 @@ impl Stack {
             .filter(|b| b.stack == self.name && b.region == self.region)
             .collect())
     }
+}
+
+/// One enabled scheduled EventBridge rule of a stack's region (`GET
+/// /_cm/eventbridge/schedules`): what EventBridge invokes on its schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedule {
+    pub rule: String,
+    pub arn: String,
+    /// `rate(1 minute)`, `cron(...)`.
+    pub expression: String,
+    /// The logical ids of this stack's functions among its targets, sorted.
+    pub targets: Vec<String>,
+}
+
+impl Stack {
+    /// The enabled scheduled rules of this stack's region that invoke one of its
+    /// functions (the emulator lists them from moto's EventBridge; nothing runs).
+    pub fn schedules(&self, emulator: &Emulator) -> Result<Vec<Schedule>, String> {
+        let path = format!("/_cm/eventbridge/schedules?region={}", self.region);
+        let doc = harness_get(emulator, &path)?;
+        let mut schedules = Vec::new();
+        for rule in doc.as_array().into_iter().flatten() {
+            let arns: Vec<&str> = rule["Targets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let mut targets: Vec<String> = self
+                .functions
+                .values()
+                .filter(|f| arns.contains(&f.arn.as_str()))
+                .map(|f| f.logical_id.clone())
+                .collect();
+            if targets.is_empty() {
+                continue;
+            }
+            targets.sort();
+            schedules.push(Schedule {
+                rule: text(rule, "Rule"),
+                arn: text(rule, "RuleArn"),
+                expression: text(rule, "ScheduleExpression"),
+                targets,
+            });
+        }
+        Ok(schedules)
+    }
+
+    /// Every message published to the SNS topics of this stack's region, in the SNS
+    /// API's shape (`[{"TopicArn", "MessageId", "Subject", "Message", ...}]`).
+    pub fn sns_messages(&self, emulator: &Emulator) -> Result<Vec<Value>, String> {
+        let path = format!("/_cm/sns-messages?region={}", self.region);
+        match harness_get(emulator, &path)? {
+            Value::Array(messages) => Ok(messages),
+            other => Err(format!("GET {path}: not a list: {other}")),
+        }
+    }
+
+    /// Registers, in this stack's region, the terminate lifecycle action of
+    /// `instance` that its group's `hook` starts (the emulator then completes it once,
+    /// as Auto Scaling does).
+    pub fn begin_lifecycle_action(
+        &self,
+        emulator: &Emulator,
+        group: &str,
+        hook: &str,
+        instance: &str,
+        token: &str,
+    ) -> Result<(), String> {
+        let body = serde_json::json!({
+            "AutoScalingGroupName": group, "LifecycleHookName": hook,
+            "InstanceId": instance, "LifecycleActionToken": token, "Region": self.region,
+        })
+        .to_string();
+        let (status, text) = http::request(
+            emulator.port(),
+            "POST",
+            "/_cm/lifecycle-actions",
+            Some(&body),
+        )
+        .map_err(|e| format!("POST /_cm/lifecycle-actions: {e}"))?;
+        if status != 200 {
+            return Err(format!(
+                "POST /_cm/lifecycle-actions answered {status}: {text}"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `GET path` of the emulator's harness, as JSON.
+fn harness_get(emulator: &Emulator, path: &str) -> Result<Value, String> {
+    let (status, text) = http::request(emulator.port(), "GET", path, None)
+        .map_err(|e| format!("GET {path}: {e}"))?;
+    if status != 200 {
+        return Err(format!("GET {path} answered {status}: {text}"));
+    }
+    serde_json::from_str(&text).map_err(|e| format!("GET {path}: {e}: {text}"))
 }
 
 /// One resource a CloudFormation bridge of the emulator made or completed (see
@@ -470,6 +604,173 @@ pub fn bridged(emulator: &Emulator) -> Result<Vec<Bridged>, String> {
         .unwrap_or_default())
 }
 
+/// A request CloudFormation sent to a custom resource (see the "Custom resources"
+/// bridge of `tests/emulator/cm_emulator.py`), and its answer.
+#[derive(Debug, Clone)]
+pub struct CustomResourceRequest {
+    pub logical_id: String,
+    /// `Create`, `Update` or `Delete`.
+    pub request_type: String,
+    /// `pending` or `answered`.
+    pub state: String,
+    /// The event the function is invoked with.
+    pub request: Value,
+    /// The answer PUT to the request's ResponseURL (`Null` while pending).
+    pub answer: Value,
+}
+
+/// The custom resource requests of stack `stack` in `region` (only those in `state`
+/// when given).
+fn custom_resource_requests(
+    emulator: &Emulator,
+    region: &str,
+    stack: &str,
+    state: Option<&str>,
+) -> Result<Vec<CustomResourceRequest>, String> {
+    let mut path = format!("/_cm/custom-resources?stack={stack}&region={region}");
+    if let Some(state) = state {
+        path.push_str(&format!("&state={state}"));
+    }
+    let (status, text) = http::request(emulator.port(), "GET", &path, None)
+        .map_err(|e| format!("GET {path}: {e}"))?;
+    if status != 200 {
+        return Err(format!("GET {path} answered {status}: {text}"));
+    }
+    let doc: Value = serde_json::from_str(&text).map_err(|e| format!("GET {path}: {e}: {text}"))?;
+    Ok(doc
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|item| CustomResourceRequest {
+            logical_id: text_of(item, "LogicalResourceId"),
+            request_type: text_of(item, "RequestType"),
+            state: text_of(item, "State"),
+            request: item["Request"].clone(),
+            answer: item["Answer"].clone(),
+        })
+        .collect())
+}
+
+fn text_of(item: &Value, key: &str) -> String {
+    item[key].as_str().unwrap_or_default().to_string()
+}
+
+/// Who answers the custom resource requests sent while the deployer runs.
+#[derive(Clone, Copy)]
+enum Answer<'a> {
+    /// Nobody (a describe sends none).
+    Nobody,
+    /// The function the request's ServiceToken names, as the stack `name` deploys it
+    /// (read while the deploy is under way).
+    AsDeployed(&'a str),
+    /// The function the ServiceToken names, as this stack deployed it (for a delete,
+    /// when the stack can no longer be described).
+    As(&'a Stack),
+}
+
+/// Sends `request` to the function of `stack` its ServiceToken names, run as deployed
+/// (as Lambda invokes a custom resource's function); `Err` says why it could not.
+fn invoke_for_custom_resource(
+    emulator: &Emulator,
+    stack: &Stack,
+    request: &Value,
+) -> Result<(), String> {
+    let token = request["ServiceToken"].as_str().unwrap_or_default();
+    let function = stack
+        .functions
+        .values()
+        .find(|f| f.arn == token || f.name == token)
+        .ok_or_else(|| {
+            format!(
+                "the custom resource {} names the function {token}, which stack {} does not have",
+                request["LogicalResourceId"], stack.name
+            )
+        })?;
+    let running = stack
+        .function_spec(emulator, &function.logical_id)?
+        .timeouts(
+            std::time::Duration::from_secs(60),
+            std::time::Duration::from_secs(60),
+        )
+        .temp_log()
+        .start()?;
+    match running.invoke(request.clone()) {
+        crate::Outcome::Response(_) => Ok(()),
+        crate::Outcome::Error(error) => Err(format!(
+            "{} answered the {} request of {} with an error: {error}\n{}",
+            function.logical_id,
+            request["RequestType"],
+            request["LogicalResourceId"],
+            running.log()
+        )),
+    }
+}
+
+/// The function that completes the group's terminate lifecycle action.
+const HOOK_COMPLETER: &str = "AsgEcsSyncFunction";
+
+/// Plays EventBridge for the terminate lifecycle actions the group of `stack` waits
+/// on (a stack delete terminates the group's instances through its hook): each new
+/// one's event goes to the functions the stack's deployed rules route it to, run as
+/// deployed. `delivered` keeps the tokens already delivered.
+fn deliver_terminates(
+    emulator: &Emulator,
+    stack: &Stack,
+    delivered: &mut std::collections::BTreeSet<String>,
+) -> Result<(), String> {
+    let Some(group) = stack.outputs.get("AutoScalingGroupName") else {
+        return Ok(());
+    };
+    let (status, text) = http::request(emulator.port(), "GET", "/_cm/lifecycle-actions", None)
+        .map_err(|e| format!("GET /_cm/lifecycle-actions: {e}"))?;
+    if status != 200 {
+        return Err(format!(
+            "GET /_cm/lifecycle-actions answered {status}: {text}"
+        ));
+    }
+    let doc: Value = serde_json::from_str(&text)
+        .map_err(|e| format!("GET /_cm/lifecycle-actions: {e}: {text}"))?;
+    for action in doc["pending"].as_array().into_iter().flatten() {
+        let token = text_of(action, "LifecycleActionToken");
+        if text_of(action, "AutoScalingGroupName") != *group
+            || text_of(action, "Region") != stack.region
+            || !delivered.insert(token.clone())
+        {
+            continue;
+        }
+        let event = crate::events::terminate_event(
+            group,
+            &text_of(action, "LifecycleHookName"),
+            &text_of(action, "InstanceId"),
+            &token,
+        );
+        // EventBridge delivers the event to every target at once; the ECS sync then
+        // drains the task (seconds) before it completes the action, which lets the
+        // delete go on, while the DNS updater answers in milliseconds. Played here in
+        // that order: the sync, which completes the action, last.
+        let mut targets = stack.routed_to(emulator, &event)?;
+        targets.sort_by_key(|logical_id| logical_id == HOOK_COMPLETER);
+        for logical_id in targets {
+            let running = stack
+                .function_spec(emulator, &logical_id)?
+                .timeouts(
+                    std::time::Duration::from_secs(60),
+                    std::time::Duration::from_secs(60),
+                )
+                .temp_log()
+                .start()?;
+            if let crate::Outcome::Error(error) = running.invoke(event.clone()) {
+                return Err(format!(
+                    "{logical_id} answered the terminate of {} with an error: {error}\n{}",
+                    text_of(action, "InstanceId"),
+                    running.log()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The emulator's Python (`CM_EMULATOR_PYTHON`, else `<repo>/.venv/bin/python`).
 fn emulator_python() -> PathBuf {
     std::env::var_os("CM_EMULATOR_PYTHON")
@@ -512,20 +813,73 @@ fn transform(template: &Path) -> Result<PathBuf, String> {
 /// Runs `tests/emulator/cm_stack.py` against `emulator` in `region` and reads its
 /// report.
 fn run_deployer(emulator: &Emulator, region: &str, args: &[String]) -> Result<Stack, DeployError> {
+    run_deployer_answering(emulator, region, args, Answer::Nobody)
+}
+
+/// [`run_deployer`], answering meanwhile each custom resource request of the stack
+/// (`args[1]`) as `answer` says, as CloudFormation invokes the function of a custom
+/// resource while the stack waits.
+fn run_deployer_answering(
+    emulator: &Emulator,
+    region: &str,
+    args: &[String],
+    answer: Answer<'_>,
+) -> Result<Stack, DeployError> {
     let python = emulator_python();
-    let output = Spawn::new(&python)
+    let deployer = Spawn::new(&python)
         .args([repo_root()
             .join("tests/emulator/cm_stack.py")
             .into_os_string()])
         .args(["--endpoint".to_string(), emulator.endpoint()])
         .args(["--region", region])
-        .args(args.iter().cloned())
-        .run()
+        .args(args.iter().cloned());
+    let running = std::thread::spawn(move || deployer.run());
+    let stack_name = args.get(1).cloned().unwrap_or_default();
+    let mut answered = std::collections::BTreeSet::new();
+    let mut problems = Vec::new();
+    while !running.is_finished() {
+        if !matches!(answer, Answer::Nobody) {
+            let pending = custom_resource_requests(emulator, region, &stack_name, Some("pending"))
+                .unwrap_or_default();
+            for request in pending {
+                let id = text_of(&request.request, "RequestId");
+                if !answered.insert(id) {
+                    continue;
+                }
+                let result = match answer {
+                    Answer::As(stack) => {
+                        invoke_for_custom_resource(emulator, stack, &request.request)
+                    }
+                    Answer::AsDeployed(name) => Stack::describe_now(emulator, region, name)
+                        .map_err(|e| e.to_string())
+                        .and_then(|stack| {
+                            invoke_for_custom_resource(emulator, &stack, &request.request)
+                        }),
+                    Answer::Nobody => Ok(()),
+                };
+                if let Err(problem) = result {
+                    problems.push(problem);
+                }
+            }
+        }
+        if let Answer::As(stack) = answer {
+            if let Err(problem) = deliver_terminates(emulator, stack, &mut answered) {
+                problems.push(problem);
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let output = running
+        .join()
+        .map_err(|_| DeployError::Tool("the deployer's thread panicked".to_string()))?
         .map_err(|e| {
             DeployError::Tool(format!(
                 "{e}; run ./scripts/setup or set CM_EMULATOR_PYTHON"
             ))
         })?;
+    if !problems.is_empty() {
+        return Err(DeployError::Tool(problems.join("\n")));
+    }
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let report: Value = serde_json::from_str(&stdout).map_err(|e| {

@@ -1,65 +1,79 @@
-//! The whole lifecycle of one container, offline: the local AWS emulator holds the
-//! container's resources, each of the four functions runs as its real binary behind a
-//! Lambda Runtime API server, and every event is built the way AWS would send it,
-//! from the emulator's real state (instance ids, ARNs, tokens). Each step checks the
-//! emulator's state afterwards. `cm-demo` prints the timeline; `tests/e2e.rs` asserts
-//! that every step held.
+//! The whole lifecycle of one container, offline, on template.yaml as deployed: the
+//! SAM-transformed template is deployed into the local AWS emulator's CloudFormation
+//! ([`crate::stack`]), as one Component=all stack in us-east-1 or as Component=dns in
+//! us-east-1 with Component=container in another region ([`Layout`]), and the story
+//! plays against the physical resources those stacks made. Each function runs as its
+//! real binary behind a Lambda Runtime API server with exactly the environment, log
+//! settings and timeout of its deployed Lambda configuration, and each event goes to
+//! the functions the deployed wiring delivers it to, so a wrong `Environment` entry,
+//! ARN or event pattern in the template fails a step:
 //!
-//! The emulator has no ECS scheduler and no EventBridge, so the story plays them,
-//! explicitly: `Story::ecs_scheduler` starts the service's task on the registered
-//! container instance while the service wants 1 and stops it when the service is
-//! scaled to 0 (what ECS does), and each ASG or task event is sent to the functions
-//! that the template's EventBridge rules send it to.
+//! - **a lookup**: the hosted zone's query logging configuration names a log group
+//!   (in us-east-1, where Route 53 writes query logs), that group's subscription
+//!   filter names its destination function; the batch carries that group, that
+//!   filter, the zone's id and the container's address;
+//! - **Auto Scaling and ECS events**: the deployed EventBridge rules whose patterns
+//!   match the event ([`Stack::routed_to`]) must be the functions AWS invokes;
+//! - **an alarm**: its deployed actions, with its ARN, name and metrics in the event;
+//! - **a schedule's tick**: the deployed scheduled rule that targets the function.
+//!
+//! The emulator has no ECS scheduler, does not deliver events and does not evaluate
+//! alarms, so the story plays them, explicitly: `Story::ecs_scheduler` starts the
+//! service's task definition on the registered container instance while the service
+//! wants 1 and stops it when the service is scaled to 0 (what ECS does); each event is
+//! built from the emulator's real state (instance ids, ARNs, tokens) and handed to the
+//! functions the deployed wiring names. Each step checks the emulator's state
+//! afterwards. `cm-demo` prints the timeline; `tests/e2e.rs` asserts that every step
+//! held. [`Deployment`] is the part shared with the presence story
+//! ([`crate::presence`]) and the benchmarks.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use aws_sdk_autoscaling::Client as AutoScaling;
+use aws_sdk_cloudwatch::types::MetricAlarm;
+use aws_sdk_cloudwatch::Client as CloudWatch;
 use aws_sdk_ecs::Client as Ecs;
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use crate::emulator::{self, ACCOUNT, REGION};
+use crate::emulator::{self, ACCOUNT};
 use crate::events;
 use crate::function::{Function, Spec};
 use crate::game_servers::StatusResponder;
+use crate::stack::{ContainerNames, DeployedFunction, Stack};
 use crate::{Emulator, Outcome};
 
+/// The `ContainerName` the story deploys.
 pub const CONTAINER: &str = "mc";
+/// The `DomainName` the story deploys.
+pub const DOMAIN_NAME: &str = "example.com";
+/// The container's address ({ContainerName}.{DomainName}, the `ContainerAddress`
+/// output).
 pub const DOMAIN: &str = "mc.example.com";
-pub const GROUP: &str = "cm-asg-demo-mc";
-pub const HOOK: &str = "cm-hook-demo-mc-drain";
-pub const CLUSTER: &str = "cm-cluster-demo-mc";
-pub const SERVICE: &str = "cm-service-demo-mc";
-pub const TASK_FAMILY: &str = "cm-task-demo-mc";
-pub const TOPIC: &str = "cm-topic-demo-mc";
-pub const IDLE_ALARM: &str = "cm-alarm-demo-mc-idle";
-pub const LEFT_UP_ALARM: &str = "cm-alarm-demo-mc-left-up";
+/// The `Environment` the story deploys.
+pub const ENVIRONMENT: &str = "demo";
+/// The story's stack (the container's; the dns stack of [`Layout::TwoRegions`] is
+/// `{STACK}-dns`).
+pub const STACK: &str = "cm-demo-mc";
 
 /// The four functions' names, as their binaries are called.
-pub const FUNCTIONS: [&str; 4] = [
-    "dns-query-trigger",
-    "asg-ecs-sync",
-    "dns-record-updater",
-    "watchdog-scale-down",
-];
+pub const FUNCTIONS: [&str; 4] = [TRIGGER, SYNC, UPDATER, WATCHDOG];
 
 /// The presence probe's binary (its story is [`crate::presence`]).
 pub const PRESENCE_PROBE: &str = "presence-probe";
 
 /// Every function, the lifecycle's four and the presence probe: what the benchmarks
 /// measure, in this order (the probe before the watchdog, which stops the group).
-pub const ALL_FUNCTIONS: [&str; 5] = [
-    "dns-query-trigger",
-    "asg-ecs-sync",
-    "dns-record-updater",
-    PRESENCE_PROBE,
-    "watchdog-scale-down",
-];
+pub const ALL_FUNCTIONS: [&str; 5] = [TRIGGER, SYNC, UPDATER, PRESENCE_PROBE, WATCHDOG];
 
-/// The deadline each invocation gets in the story (the sync's drain waits in it).
-const DEADLINE: Duration = Duration::from_secs(120);
-/// How long the story waits for a function's answer.
+const TRIGGER: &str = "dns-query-trigger";
+const SYNC: &str = "asg-ecs-sync";
+const UPDATER: &str = "dns-record-updater";
+const WATCHDOG: &str = "watchdog-scale-down";
+
+/// How long the story waits for a function's answer (the deadline each invocation
+/// gets is the function's deployed `Timeout`).
 const WAIT: Duration = Duration::from_secs(90);
 
 /// One line of the timeline.
@@ -85,14 +99,708 @@ impl Report {
     }
 }
 
-pub struct Story {
+/// Where the story's stacks are deployed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layout {
+    /// One stack, Component=all, in us-east-1.
+    All,
+    /// Component=dns in us-east-1 (zone, query log, trigger) and Component=container
+    /// in `container_region` (everything else), given the dns stack's zone.
+    TwoRegions { container_region: String },
+}
+
+/// The story's stacks as deployed in a new emulator: their container's names (read
+/// from what CloudFormation made), clients of the container's region, the events the
+/// deployed wiring delivers, and the reads each step checks.
+pub struct Deployment {
     pub emulator: Emulator,
+    /// The stack with the hosted zone and the trigger.
+    pub dns: Stack,
+    /// The stack with the group and the other functions (the same stack with
+    /// [`Layout::All`]).
+    pub container: Stack,
+    pub names: ContainerNames,
+    group_arn: String,
     autoscaling: AutoScaling,
     ecs: Ecs,
-    route53: aws_sdk_route53::Client,
     ec2: aws_sdk_ec2::Client,
-    cloudwatch: aws_sdk_cloudwatch::Client,
-    zone: String,
+    cloudwatch: CloudWatch,
+    route53: aws_sdk_route53::Client,
+}
+
+fn deployed(result: Result<Stack, crate::stack::DeployError>) -> Result<Stack, String> {
+    result.map_err(|e| e.to_string())
+}
+
+impl Deployment {
+    /// Starts an emulator and deploys template.yaml into its CloudFormation as
+    /// `layout` says, with Environment=[`ENVIRONMENT`], DomainName=[`DOMAIN_NAME`],
+    /// ContainerName=[`CONTAINER`] and `parameters`. The emulator's call counts start
+    /// after the deploy.
+    pub async fn deploy(
+        layout: &Layout,
+        parameters: &[(&str, &str)],
+    ) -> Result<Deployment, String> {
+        let emulator = Emulator::start();
+        let mut common = vec![
+            ("Environment", ENVIRONMENT),
+            ("DomainName", DOMAIN_NAME),
+            ("ContainerName", CONTAINER),
+        ];
+        common.extend_from_slice(parameters);
+        let (dns, container) = match layout {
+            Layout::All => {
+                let stack = deployed(Stack::deploy(&emulator, "us-east-1", STACK, &common))?;
+                (stack.clone(), stack)
+            }
+            Layout::TwoRegions { container_region } => {
+                let mut given = common.clone();
+                given.extend([
+                    ("Component", "dns"),
+                    ("ContainerRegion", container_region.as_str()),
+                ]);
+                let dns_stack = format!("{STACK}-dns");
+                let dns = deployed(Stack::deploy(&emulator, "us-east-1", &dns_stack, &given))?;
+                let zone = dns.output("HostedZoneId")?.to_string();
+                let mut given = common.clone();
+                given.extend([
+                    ("Component", "container"),
+                    ("ExistingHostedZoneId", zone.as_str()),
+                ]);
+                let container =
+                    deployed(Stack::deploy(&emulator, container_region, STACK, &given))?;
+                (dns, container)
+            }
+        };
+        let names = container.container_names(&emulator).await?;
+        let sdk = container.sdk_config(&emulator).await;
+        let autoscaling = AutoScaling::new(&sdk);
+        let group_arn = autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(&names.group)
+            .send()
+            .await
+            .map_err(|e| format!("DescribeAutoScalingGroups {}: {e:?}", names.group))?
+            .auto_scaling_groups()
+            .first()
+            .and_then(|g| g.auto_scaling_group_arn())
+            .map(str::to_string)
+            .ok_or_else(|| format!("the deployed group {} has no ARN", names.group))?;
+        emulator.reset_counts();
+        Ok(Deployment {
+            ecs: Ecs::new(&sdk),
+            ec2: aws_sdk_ec2::Client::new(&sdk),
+            cloudwatch: CloudWatch::new(&sdk),
+            route53: aws_sdk_route53::Client::new(&sdk),
+            autoscaling,
+            group_arn,
+            names,
+            dns,
+            container,
+            emulator,
+        })
+    }
+
+    /// The stacks, the dns stack first (one with [`Layout::All`]).
+    pub fn stacks(&self) -> Vec<&Stack> {
+        if self.dns.id == self.container.id {
+            vec![&self.container]
+        } else {
+            vec![&self.dns, &self.container]
+        }
+    }
+
+    /// Where the stacks are, in a few words: `Component=all in us-east-1`, or `dns in
+    /// us-east-1 + container in eu-west-1`.
+    pub fn layout(&self) -> String {
+        let component = |s: &Stack| {
+            s.parameters
+                .get("Component")
+                .cloned()
+                .unwrap_or_else(|| "?".into())
+        };
+        match self.stacks().as_slice() {
+            [one] => format!("Component={} in {}", component(one), one.region),
+            stacks => stacks
+                .iter()
+                .map(|s| format!("{} in {}", component(s), s.region))
+                .collect::<Vec<_>>()
+                .join(" + "),
+        }
+    }
+
+    /// What was deployed, in one line: each stack and its status.
+    pub fn describe(&self) -> String {
+        let stacks: Vec<String> = self
+            .stacks()
+            .iter()
+            .map(|s| format!("{} {}", s.name, s.status))
+            .collect();
+        stacks.join(", ")
+    }
+
+    /// How many resources the stacks have and how many of them the emulator's
+    /// CloudFormation bridges made or completed.
+    pub fn sizes(&self) -> (usize, usize) {
+        let resources = self.stacks().iter().map(|s| s.resources.len()).sum();
+        let bridged = self
+            .stacks()
+            .iter()
+            .map(|s| s.bridged(&self.emulator).map_or(0, |b| b.len()))
+            .sum();
+        (resources, bridged)
+    }
+
+    /// The stack that deploys the function built from `binary`, and the function.
+    pub fn function(&self, binary: &str) -> Result<(&Stack, &DeployedFunction), String> {
+        self.stacks()
+            .into_iter()
+            .find_map(|stack| stack.function_of(binary).ok().map(|f| (stack, f)))
+            .ok_or_else(|| {
+                format!(
+                    "no stack of the story deploys {binary} ({})",
+                    self.describe()
+                )
+            })
+    }
+
+    /// The whole environment of `binary`'s process: what Lambda gives it from its
+    /// deployed configuration, pointed at the emulator in its stack's region
+    /// ([`Stack::function_env`]). One addition, for the presence probe: the game
+    /// server it asks is at 127.0.0.1 (`GAME_HOST`), since the emulator's instances
+    /// have public addresses that nothing listens on, while the tests' game servers
+    /// listen on this machine; the port stays the deployed `GAME_PORT`.
+    pub fn function_env(&self, binary: &str) -> Result<Vec<(String, String)>, String> {
+        let (stack, function) = self.function(binary)?;
+        let mut env = stack.function_env(&self.emulator, &function.logical_id)?;
+        if binary == PRESENCE_PROBE && !function.variables.contains_key("GAME_HOST") {
+            env.push(("GAME_HOST".into(), "127.0.0.1".into()));
+        }
+        Ok(env)
+    }
+
+    /// How to start `binary`: under its deployed name, with [`Self::function_env`],
+    /// each invocation given the function's deployed `Timeout`.
+    pub fn function_spec(&self, binary: &str) -> Result<Spec, String> {
+        let (stack, function) = self.function(binary)?;
+        let timeout = Duration::from_secs(function.configuration["Timeout"].as_u64().unwrap_or(3));
+        Ok(stack
+            .function_spec(&self.emulator, &function.logical_id)?
+            .envs(self.function_env(binary)?)
+            .timeouts(timeout, WAIT))
+    }
+
+    /// Starts the functions built from `binaries`, their output in `log_dir`.
+    pub fn start(&self, binaries: &[&str], log_dir: &Path) -> Result<Functions, String> {
+        let mut running = BTreeMap::new();
+        for binary in binaries {
+            let function = self
+                .function_spec(binary)?
+                .log(log_dir.join(format!("{binary}.log")))
+                .start()?;
+            running.insert(binary.to_string(), function);
+        }
+        Ok(Functions { running })
+    }
+
+    // -- the events the deployed wiring delivers ---------------------------------------
+
+    /// The binaries of the functions the deployed EventBridge rules of the container's
+    /// region deliver `event` to, sorted.
+    pub fn routed(&self, event: &Value) -> Result<Vec<String>, String> {
+        let stack = &self.container;
+        let mut routed = stack
+            .routed_to(&self.emulator, event)?
+            .iter()
+            .map(|id| stack.function(id).map(|f| f.binary.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
+        routed.sort();
+        Ok(routed)
+    }
+
+    /// `Ok` if the deployed rules deliver `event` to exactly `expected` (binaries).
+    pub fn expect_routed(&self, event: &Value, expected: &[&str]) -> Result<(), String> {
+        let routed = self.routed(event)?;
+        let mut want: Vec<&str> = expected.to_vec();
+        want.sort_unstable();
+        if routed == want {
+            Ok(())
+        } else {
+            Err(format!(
+                "the deployed rules deliver {} to {routed:?}, not to {want:?}",
+                event["detail-type"]
+            ))
+        }
+    }
+
+    /// A lookup of `name` for a `kind` record, as the zone's query logging delivers
+    /// it: the subscription event (the batch of the log group the zone logs to, named
+    /// by that group's subscription filter) and the binaries of the filter's
+    /// destinations.
+    pub async fn query_log_event(
+        &self,
+        name: &str,
+        kind: &str,
+    ) -> Result<(Value, Vec<String>), String> {
+        let zone = &self.names.zone;
+        // All of the account's configurations, this zone's picked below (moto answers
+        // NoSuchHostedZone when asked for those of a zone by its id).
+        let configs = self
+            .route53
+            .list_query_logging_configs()
+            .send()
+            .await
+            .map_err(|e| format!("ListQueryLoggingConfigs: {e:?}"))?;
+        let arn = configs
+            .query_logging_configs()
+            .iter()
+            .find(|c| c.hosted_zone_id().trim_start_matches("/hostedzone/") == zone)
+            .map(|c| c.cloud_watch_logs_log_group_arn().to_string())
+            .ok_or_else(|| format!("the hosted zone {zone} logs no queries"))?;
+        // arn:aws:logs:us-east-1:123456789012:log-group:/aws/route53/mc.example.com:*
+        if arn.split(':').nth(3) != Some("us-east-1") {
+            return Err(format!(
+                "the zone logs its queries to {arn}: Route 53 writes query logs only to \
+                 log groups in us-east-1"
+            ));
+        }
+        let group = arn
+            .split_once(":log-group:")
+            .map(|(_, g)| g.trim_end_matches(":*").to_string())
+            .ok_or_else(|| format!("{arn} is not a log group's ARN"))?;
+        let filters: Vec<_> = self
+            .dns
+            .bridged(&self.emulator)?
+            .into_iter()
+            .filter(|b| {
+                b.resource_type == "AWS::Logs::SubscriptionFilter"
+                    && b.properties["LogGroupName"].as_str() == Some(group.as_str())
+            })
+            .collect();
+        let Some(filter) = filters.first() else {
+            return Err(format!("no subscription filter on {group}"));
+        };
+        let pattern = filter.properties["FilterPattern"]
+            .as_str()
+            .unwrap_or_default();
+        if !pattern.is_empty() {
+            return Err(format!(
+                "the filter {} has the pattern {pattern:?}: the story delivers every line",
+                filter.physical_id
+            ));
+        }
+        let destination = filter.properties["DestinationArn"]
+            .as_str()
+            .unwrap_or_default();
+        let targets: Vec<String> = self
+            .dns
+            .functions
+            .values()
+            .filter(|f| f.arn == destination)
+            .map(|f| f.binary.clone())
+            .collect();
+        if targets.is_empty() {
+            return Err(format!(
+                "the filter {} delivers to {destination:?}, no function of the stack",
+                filter.physical_id
+            ));
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let line = format!(
+            "1.0 {} {zone} {name} {kind} NOERROR UDP FRA6 192.0.2.1 -",
+            events::now_rfc3339()
+        );
+        let batch = json!({
+            "messageType": "DATA_MESSAGE",
+            "owner": ACCOUNT,
+            "logGroup": group,
+            "logStream": format!("{zone}/FRA6"),
+            "subscriptionFilters": [filter.physical_id],
+            "logEvents": [{"id": format!("{now:056}"), "timestamp": now, "message": line}],
+        });
+        let event = events::awslogs_event(&events::gzip(batch.to_string().as_bytes()));
+        Ok((event, targets))
+    }
+
+    /// The alarm `name` as deployed.
+    pub async fn alarm(&self, name: &str) -> Result<MetricAlarm, String> {
+        self.cloudwatch
+            .describe_alarms()
+            .alarm_names(name)
+            .send()
+            .await
+            .map_err(|e| format!("DescribeAlarms {name}: {e:?}"))?
+            .metric_alarms()
+            .first()
+            .cloned()
+            .ok_or_else(|| format!("no alarm {name}"))
+    }
+
+    /// The data the alarm `name` reads of the metric `namespace`/`metric` in the last
+    /// five minutes (the sum of its data points, with the dimensions and in the region
+    /// of the alarm's query): `None` if the alarm reads no such metric.
+    pub async fn alarm_reads(
+        &self,
+        name: &str,
+        namespace: &str,
+        metric: &str,
+    ) -> Result<Option<f64>, String> {
+        let alarm = self.alarm(name).await?;
+        let Some(query) = alarm
+            .metrics()
+            .iter()
+            .filter_map(|q| q.metric_stat().and_then(|s| s.metric()))
+            .find(|m| m.namespace() == Some(namespace) && m.metric_name() == Some(metric))
+            .cloned()
+        else {
+            return Ok(None);
+        };
+        let now = aws_sdk_cloudwatch::primitives::DateTime::from(std::time::SystemTime::now());
+        let stats = self
+            .cloudwatch
+            .get_metric_statistics()
+            .namespace(namespace)
+            .metric_name(metric)
+            .set_dimensions(Some(query.dimensions().to_vec()))
+            .start_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+                now.secs() - 300,
+            ))
+            .end_time(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+                now.secs() + 60,
+            ))
+            .period(60)
+            .statistics(aws_sdk_cloudwatch::types::Statistic::Sum)
+            .send()
+            .await
+            .map_err(|e| format!("GetMetricStatistics {namespace}/{metric}: {e:?}"))?;
+        Ok(Some(
+            stats.datapoints().iter().filter_map(|p| p.sum()).sum(),
+        ))
+    }
+
+    /// The alarm `name` going to ALARM for `reason`, as CloudWatch invokes its Lambda
+    /// actions: the event (the deployed alarm's ARN, name, description and metrics)
+    /// and the binaries of the functions among its actions.
+    pub async fn alarm_event(
+        &self,
+        name: &str,
+        reason: &str,
+    ) -> Result<(Value, Vec<String>), String> {
+        let alarm = self.alarm(name).await?;
+        if alarm.actions_enabled() == Some(false) {
+            return Err(format!("the alarm {name}'s actions are disabled"));
+        }
+        let actions = alarm.alarm_actions();
+        let targets: Vec<String> = self
+            .container
+            .functions
+            .values()
+            .filter(|f| actions.contains(&f.arn))
+            .map(|f| f.binary.clone())
+            .collect();
+        if targets.len() != actions.len() {
+            return Err(format!(
+                "the alarm {name}'s actions {actions:?} are not all functions of the stack"
+            ));
+        }
+        let now = events::now_rfc3339();
+        let mut event = events::alarm_event(alarm.alarm_arn().unwrap_or_default(), name);
+        event["region"] = self.container.region.clone().into();
+        event["time"] = now.clone().into();
+        event["alarmData"]["state"]["reason"] = reason.into();
+        event["alarmData"]["state"]["timestamp"] = now.into();
+        event["alarmData"]["configuration"] = json!({
+            "description": alarm.alarm_description().unwrap_or_default(),
+            "metrics": alarm_metrics(&alarm),
+        });
+        Ok((event, targets))
+    }
+
+    /// The tick at `time` (RFC 3339) of the deployed schedule that invokes `binary`:
+    /// the Scheduled Event naming its rule, and the schedule's expression.
+    pub fn schedule_event(&self, binary: &str, time: &str) -> Result<(Value, String), String> {
+        let (stack, function) = self.function(binary)?;
+        let schedules: Vec<_> = stack
+            .schedules(&self.emulator)?
+            .into_iter()
+            .filter(|s| s.targets.contains(&function.logical_id))
+            .collect();
+        let [schedule] = schedules.as_slice() else {
+            return Err(format!(
+                "{} schedules invoke {binary}: {schedules:?}",
+                schedules.len()
+            ));
+        };
+        let mut event = events::sample("presence-probe/schedule.json");
+        event["time"] = time.into();
+        event["region"] = stack.region.clone().into();
+        event["resources"] = json!([schedule.arn]);
+        Ok((event, schedule.expression.clone()))
+    }
+
+    /// The sample ASG event `events/asg/<sample>` of `instance` as the deployed group
+    /// sends it now (its name, ARN, hook and region).
+    pub fn asg_event(&self, sample: &str, instance: &str) -> Value {
+        let names = &self.names;
+        let mut event = events::asg_event(sample, &names.group, &names.hook, instance);
+        let region = &self.container.region;
+        event["region"] = region.clone().into();
+        event["resources"] = if event["detail"].get("LifecycleActionToken").is_some() {
+            json!([self.group_arn])
+        } else {
+            json!([
+                self.group_arn,
+                format!("arn:aws:ec2:{region}:{ACCOUNT}:instance/{instance}")
+            ])
+        };
+        event
+    }
+
+    /// The terminate lifecycle action of `instance` for the deployed hook and `token`.
+    pub fn terminate_event(&self, instance: &str, token: &str) -> Value {
+        let mut event = self.asg_event("terminate-lifecycle-action.json", instance);
+        event["detail"]["LifecycleActionToken"] = token.into();
+        event
+    }
+
+    /// The ECS Task State Change of the stopped `task` as EventBridge sends it: the
+    /// sample `events/<sample>` with the task's real cluster, ARNs, group and
+    /// container name, read back from the emulator.
+    pub async fn task_stopped_event(&self, sample: &str, task: &str) -> Result<Value, String> {
+        let described = self
+            .ecs
+            .describe_tasks()
+            .cluster(&self.names.cluster)
+            .tasks(task)
+            .send()
+            .await
+            .map_err(|e| format!("DescribeTasks {task}: {e:?}"))?;
+        let found = described
+            .tasks()
+            .first()
+            .ok_or_else(|| format!("no task {task}"))?;
+        let container = found
+            .containers()
+            .first()
+            .and_then(|c| c.name())
+            .unwrap_or(self.names.container.as_str());
+        let text = |v: Option<&str>| Value::from(v.unwrap_or_default());
+        let mut event = events::sample(sample);
+        event["time"] = events::now_rfc3339().into();
+        event["region"] = self.container.region.clone().into();
+        event["resources"] = json!([task]);
+        let detail = &mut event["detail"];
+        detail["clusterArn"] = text(found.cluster_arn());
+        detail["taskArn"] = task.into();
+        detail["group"] = text(found.group());
+        detail["containerInstanceArn"] = text(found.container_instance_arn());
+        detail["taskDefinitionArn"] = text(found.task_definition_arn());
+        detail["containers"][0]["name"] = container.into();
+        detail["containers"][0]["taskArn"] = task.into();
+        Ok(event)
+    }
+
+    /// Registers the terminate lifecycle action the deployed hook starts for
+    /// `instance` (the emulator completes it once, as Auto Scaling does).
+    pub fn begin_lifecycle_action(&self, instance: &str, token: &str) -> Result<(), String> {
+        let names = &self.names;
+        self.container.begin_lifecycle_action(
+            &self.emulator,
+            &names.group,
+            &names.hook,
+            instance,
+            token,
+        )
+    }
+
+    // -- reads -------------------------------------------------------------------------
+
+    /// The group's desired capacity, or -1 if it cannot be read.
+    pub async fn desired(&self) -> i32 {
+        emulator::desired(&self.autoscaling, &self.names.group).await
+    }
+
+    /// Sets the group's desired capacity, as the owner does in the console.
+    pub async fn set_desired(&self, desired: i32) -> Result<(), String> {
+        cm_core::autoscaling::set_desired_capacity(&self.autoscaling, &self.names.group, desired)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// The ECS service's desired count, or -1 if it cannot be read.
+    pub async fn service_desired(&self) -> i32 {
+        emulator::service_desired(&self.ecs, &self.names.cluster, &self.names.service).await
+    }
+
+    /// The values of the container's A record, joined by commas.
+    pub async fn record(&self) -> String {
+        emulator::a_record(&self.route53, &self.names.zone, &self.names.domain).await
+    }
+
+    /// The address the DNS updater writes while nothing runs (its deployed
+    /// `UNAVAILABLE_IP`).
+    pub fn resting_ip(&self) -> String {
+        self.function(UPDATER)
+            .ok()
+            .and_then(|(_, f)| f.variables.get("UNAVAILABLE_IP").cloned())
+            .unwrap_or_default()
+    }
+
+    pub async fn in_service_instance(&self) -> Option<String> {
+        emulator::in_service_instance(&self.autoscaling, &self.names.group).await
+    }
+
+    pub async fn public_ip(&self, instance: &str) -> String {
+        emulator::public_ip(&self.ec2, instance).await
+    }
+
+    /// The instance's launch time (seconds since the Unix epoch).
+    pub async fn launch_time(&self, instance: &str) -> Option<i64> {
+        self.instance(instance)
+            .await?
+            .launch_time()
+            .map(|t| t.secs())
+    }
+
+    /// The instance's tag `key`.
+    pub async fn tag(&self, instance: &str, key: &str) -> Option<String> {
+        self.instance(instance)
+            .await?
+            .tags()
+            .iter()
+            .find(|t| t.key() == Some(key))
+            .and_then(|t| t.value().map(str::to_string))
+    }
+
+    async fn instance(&self, instance: &str) -> Option<aws_sdk_ec2::types::Instance> {
+        self.ec2
+            .describe_instances()
+            .instance_ids(instance)
+            .send()
+            .await
+            .ok()?
+            .reservations()
+            .first()?
+            .instances()
+            .first()
+            .cloned()
+    }
+
+    pub async fn running_tasks(&self) -> Vec<String> {
+        emulator::running_tasks(&self.ecs, &self.names.cluster).await
+    }
+
+    /// The CloudWatch client of the container's region.
+    pub fn cloudwatch(&self) -> &CloudWatch {
+        &self.cloudwatch
+    }
+
+    /// Every message published to the topics of the container's region.
+    pub fn sns_messages(&self) -> Vec<Value> {
+        self.container
+            .sns_messages(&self.emulator)
+            .unwrap_or_default()
+    }
+
+    /// The text of the last message published, or "" if there is none.
+    pub fn last_sns_message(&self) -> String {
+        self.sns_messages()
+            .last()
+            .and_then(|m| m["Message"].as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+}
+
+/// The alarm's metrics as CloudWatch writes them in a Lambda alarm action's event
+/// (`alarmData.configuration.metrics`).
+fn alarm_metrics(alarm: &MetricAlarm) -> Value {
+    let dimensions = |items: &[aws_sdk_cloudwatch::types::Dimension]| -> Value {
+        items
+            .iter()
+            .filter_map(|d| Some((d.name()?.to_string(), Value::from(d.value()?))))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    };
+    if alarm.metrics().is_empty() {
+        return json!([{
+            "id": "m1",
+            "metricStat": {
+                "metric": {
+                    "namespace": alarm.namespace().unwrap_or_default(),
+                    "name": alarm.metric_name().unwrap_or_default(),
+                    "dimensions": dimensions(alarm.dimensions()),
+                },
+                "period": alarm.period().unwrap_or_default(),
+                "stat": alarm.statistic().map(|s| s.as_str()).unwrap_or_default(),
+            },
+            "returnData": true,
+        }]);
+    }
+    alarm
+        .metrics()
+        .iter()
+        .map(|query| {
+            let mut metric = json!({
+                "id": query.id().unwrap_or_default(),
+                "returnData": query.return_data().unwrap_or(true),
+            });
+            if let Some(label) = query.label() {
+                metric["label"] = label.into();
+            }
+            if let Some(expression) = query.expression() {
+                metric["expression"] = expression.into();
+            }
+            if let Some(stat) = query.metric_stat() {
+                let inner = stat.metric();
+                metric["metricStat"] = json!({
+                    "metric": {
+                        "namespace": inner.and_then(|m| m.namespace()).unwrap_or_default(),
+                        "name": inner.and_then(|m| m.metric_name()).unwrap_or_default(),
+                        "dimensions": dimensions(inner.map(|m| m.dimensions()).unwrap_or_default()),
+                    },
+                    "period": stat.period().unwrap_or_default(),
+                    "stat": stat.stat().unwrap_or_default(),
+                });
+            }
+            metric
+        })
+        .collect()
+}
+
+/// The running functions, by binary.
+pub struct Functions {
+    running: BTreeMap<String, Function>,
+}
+
+impl Functions {
+    /// The running function built from `binary`.
+    pub fn get(&self, binary: &str) -> Result<&Function, String> {
+        self.running
+            .get(binary)
+            .ok_or_else(|| format!("{binary} is not running"))
+    }
+
+    /// Sends `event` to each of `binaries`; their outcomes (`None`: no answer in time).
+    pub fn invoke_each(&self, binaries: &[String], event: &Value) -> Vec<Option<Outcome>> {
+        binaries
+            .iter()
+            .map(|b| self.get(b).ok().and_then(|f| f.try_invoke(event.clone())))
+            .collect()
+    }
+}
+
+/// The single outcome of an event delivered to one function, if it was a response.
+fn single_response(outcomes: &[Option<Outcome>]) -> Option<&Value> {
+    match outcomes {
+        [Some(outcome)] => outcome.response(),
+        _ => None,
+    }
+}
+
+pub struct Story {
+    deployment: Deployment,
     start: Instant,
     report: Report,
     on_step: Box<dyn FnMut(&Step) + Send>,
@@ -102,50 +810,38 @@ pub struct Story {
     game: Option<StatusResponder>,
 }
 
-/// The four functions, running.
-struct Functions {
-    trigger: Function,
-    sync: Function,
-    dns: Function,
-    watchdog: Function,
-}
-
 impl Story {
-    /// Starts the emulator and creates one container's resources in it (what
-    /// template.yaml creates in AWS). `on_step` sees each step as it happens.
+    /// Deploys template.yaml as one Component=all stack in a new emulator
+    /// ([`Layout::All`], the parameters' defaults); `on_step` sees each step as it
+    /// happens, the deploy first.
     pub async fn setup(on_step: Box<dyn FnMut(&Step) + Send>) -> Result<Story, String> {
-        let emulator = Emulator::start();
-        let sdk = emulator.sdk_config().await;
-        let autoscaling = AutoScaling::new(&sdk);
-        let ecs = Ecs::new(&sdk);
-        let route53 = aws_sdk_route53::Client::new(&sdk);
-        let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk);
-        emulator::create_group(&autoscaling, GROUP, "us-east-1a", 0).await?;
-        emulator::put_terminate_hook(&autoscaling, GROUP, HOOK).await?;
-        emulator::create_service(&ecs, CLUSTER, TASK_FAMILY, CONTAINER, SERVICE).await?;
-        let zone = emulator::create_zone(&route53, DOMAIN, "0.0.0.0").await?;
-        emulator::create_topic(&aws_sdk_sns::Client::new(&sdk), TOPIC).await?;
-        emulator::create_idle_alarm(&cloudwatch, IDLE_ALARM, GROUP).await?;
+        Story::setup_with(&Layout::All, &[], on_step).await
+    }
+
+    /// Deploys template.yaml as `layout` says, with `parameters`.
+    pub async fn setup_with(
+        layout: &Layout,
+        parameters: &[(&str, &str)],
+        on_step: Box<dyn FnMut(&Step) + Send>,
+    ) -> Result<Story, String> {
+        let start = Instant::now();
+        let deployment = Deployment::deploy(layout, parameters).await?;
         let mut story = Story {
-            autoscaling,
-            ecs,
-            route53,
-            ec2: aws_sdk_ec2::Client::new(&sdk),
-            cloudwatch,
-            zone,
-            start: Instant::now(),
+            deployment,
+            start,
             report: Report::default(),
             on_step,
             token_counter: 0,
             game: None,
-            emulator,
         };
-        story.step(
-            true,
-            "emulator",
-            &format!("started on {}", story.emulator.endpoint()),
-            "ASG, hook, cluster, service, zone, topic, alarm created",
+        let (resources, bridged) = story.deployment.sizes();
+        let what = format!("template.yaml deployed: {}", story.deployment.layout());
+        let change = format!(
+            "{}: {resources} resources ({bridged} bridged); emulator {}",
+            story.deployment.describe(),
+            story.deployment.emulator.endpoint()
         );
+        story.step(true, "cloudformation", &what, &change);
         Ok(story)
     }
 
@@ -161,169 +857,95 @@ impl Story {
         self.report.steps.push(step);
     }
 
-    fn topic_arn(&self) -> String {
-        format!("arn:aws:sns:{REGION}:{ACCOUNT}:{TOPIC}")
+    pub fn emulator(&self) -> &Emulator {
+        &self.deployment.emulator
+    }
+
+    pub fn deployment(&self) -> &Deployment {
+        &self.deployment
+    }
+
+    /// The names of the container's resources, as CloudFormation made them.
+    pub fn names(&self) -> &ContainerNames {
+        &self.deployment.names
     }
 
     /// The hosted zone's id (without `/hostedzone/`).
     pub fn zone(&self) -> &str {
-        &self.zone
+        &self.deployment.names.zone
     }
 
-    /// The whole environment of one function's process against this story's
-    /// emulator: the standard AWS variables plus the function's configuration, as
-    /// template.yaml sets it.
-    pub fn function_env(&self, name: &str) -> Vec<(String, String)> {
-        let vars: Vec<(&str, String)> = match name {
-            "dns-query-trigger" => vec![
-                ("DOMAIN_NAME", DOMAIN.into()),
-                ("ASG_NAME", GROUP.into()),
-                ("METRIC_NAMESPACE", "ContainerManager".into()),
-                ("METRIC_NAME", "DnsQueries".into()),
-                (
-                    "METRIC_DIMENSIONS",
-                    r#"{"ContainerName":"cm-demo-mc"}"#.into(),
-                ),
-                ("METRIC_THRESHOLD", "2500".into()),
-            ],
-            "asg-ecs-sync" => vec![
-                ("ASG_NAME", GROUP.into()),
-                ("ECS_CLUSTER_NAME", CLUSTER.into()),
-                ("ECS_SERVICE_NAME", SERVICE.into()),
-                ("DRAIN_TIMEOUT_SECONDS", "30".into()),
-                ("DRAIN_POLL_SECONDS", "1".into()),
-            ],
-            "dns-record-updater" => vec![
-                ("ASG_NAME", GROUP.into()),
-                ("HOSTED_ZONE_ID", self.zone.clone()),
-                ("DOMAIN_NAME", DOMAIN.into()),
-                ("SNS_TOPIC_ARN", self.topic_arn()),
-                ("CONTAINER_NAME", CONTAINER.into()),
-            ],
-            "watchdog-scale-down" => vec![
-                ("ASG_NAME", GROUP.into()),
-                ("IDLE_ALARM_NAME", IDLE_ALARM.into()),
-                ("LEFT_UP_ALARM_NAME", LEFT_UP_ALARM.into()),
-                ("ECS_CLUSTER_NAME", CLUSTER.into()),
-                ("SNS_TOPIC_ARN", self.topic_arn()),
-                ("CONTAINER_NAME", CONTAINER.into()),
-                ("IDLE_MINUTES", "30".into()),
-            ],
-            // The game server is the story's status responder on 127.0.0.1 (the
-            // emulator's instances have no reachable address).
-            PRESENCE_PROBE => vec![
-                ("ASG_NAME", GROUP.into()),
-                ("GAME_PROTOCOL", "minecraft-java".into()),
-                (
-                    "GAME_PORT",
-                    self.game.as_ref().map_or(25565, |g| g.port).to_string(),
-                ),
-                ("GAME_HOST", "127.0.0.1".into()),
-                ("METRIC_NAMESPACE", "ContainerManager".into()),
-                (
-                    "METRIC_DIMENSIONS",
-                    r#"{"ContainerName":"cm-demo-mc"}"#.into(),
-                ),
-                ("SNS_TOPIC_ARN", self.topic_arn()),
-                ("CONTAINER_NAME", CONTAINER.into()),
-            ],
-            _ => Vec::new(),
-        };
-        let mut env = self.emulator.aws_env();
-        env.extend(vars.into_iter().map(|(k, v)| (k.to_string(), v)));
-        env
+    /// The whole environment of the function `name`'s process
+    /// ([`Deployment::function_env`]); for the presence probe, while the benchmarks'
+    /// status responder runs, its port as `GAME_PORT`.
+    pub fn function_env(&self, name: &str) -> Result<Vec<(String, String)>, String> {
+        let mut env = self.deployment.function_env(name)?;
+        if let (PRESENCE_PROBE, Some(game)) = (name, &self.game) {
+            env.retain(|(k, _)| k != "GAME_PORT");
+            env.push(("GAME_PORT".into(), game.port.to_string()));
+        }
+        Ok(env)
     }
 
-    /// How to start the function `name` (a binary of
-    /// [`functions_dir`](crate::functions_dir)) against this story's emulator, with
-    /// the story's timeouts.
-    pub fn function_spec(&self, name: &str) -> Spec {
-        Spec::binary(name)
-            .envs(self.function_env(name))
-            .timeouts(DEADLINE, WAIT)
+    /// How to start the function `name` as deployed ([`Deployment::function_spec`],
+    /// with [`Story::function_env`]).
+    pub fn function_spec(&self, name: &str) -> Result<Spec, String> {
+        Ok(self
+            .deployment
+            .function_spec(name)?
+            .envs(self.function_env(name)?))
     }
 
     /// The event each function gets in the benchmarks, the one its everyday work
-    /// starts from: a query-log batch with a lookup of the container (trigger), the
+    /// starts from: a lookup of the container in a query-log batch (trigger), the
     /// launch of the group's in-service instance (ECS sync, DNS updater; the group is
     /// scaled to 1 first if it has none), the schedule's tick while a game server
-    /// answers (presence probe: the group scaled to 1 likewise, and the story's
-    /// status responder started, reporting 1 player), the idle alarm (watchdog).
+    /// answers (presence probe, deployed with a `GameProtocol`: the group scaled to 1
+    /// likewise, and the story's status responder started, reporting 1 player), the
+    /// idle alarm (watchdog).
     pub async fn typical_event(&mut self, name: &str) -> Result<Value, String> {
+        let d = &self.deployment;
         match name {
-            "dns-query-trigger" => Ok(events::sample("dns-query-trigger/query-log-match.json")),
-            "asg-ecs-sync" | "dns-record-updater" => {
+            TRIGGER => Ok(d.query_log_event(&d.names.domain, "A").await?.0),
+            SYNC | UPDATER => {
                 let instance = self.serving_instance().await?;
-                Ok(self.asg_event("launch-successful.json", &instance))
+                Ok(d.asg_event("launch-successful.json", &instance))
             }
             PRESENCE_PROBE => {
                 self.serving_instance().await?;
                 if self.game.is_none() {
                     self.game = Some(StatusResponder::start(1)?);
                 }
-                let mut tick = events::sample("presence-probe/schedule.json");
-                tick["time"] = events::now_rfc3339().into();
-                Ok(tick)
+                let now = events::now_rfc3339();
+                Ok(self.deployment.schedule_event(PRESENCE_PROBE, &now)?.0)
             }
-            "watchdog-scale-down" => Ok(self.idle_alarm_event().await),
+            WATCHDOG => {
+                let idle = self.deployment.names.idle_alarm.clone();
+                Ok(self.deployment.alarm_event(&idle, "idle").await?.0)
+            }
             other => Err(format!("no such function: {other}")),
         }
     }
 
     /// The group's InService instance, after scaling the group to 1 if it has none.
     async fn serving_instance(&self) -> Result<String, String> {
-        if self.in_service_instance().await.is_none() {
-            cm_core::autoscaling::set_desired_capacity(&self.autoscaling, GROUP, 1)
-                .await
-                .map_err(|e| e.to_string())?;
+        if self.deployment.in_service_instance().await.is_none() {
+            self.deployment.set_desired(1).await?;
         }
-        self.in_service_instance()
+        self.deployment
+            .in_service_instance()
             .await
             .ok_or_else(|| "the group has no InService instance after scaling to 1".to_string())
     }
 
-    /// The idle alarm going to ALARM, with the alarm's real ARN.
-    async fn idle_alarm_event(&self) -> Value {
-        let arn = self
-            .cloudwatch
-            .describe_alarms()
-            .alarm_names(IDLE_ALARM)
-            .send()
-            .await
-            .ok()
-            .and_then(|o| {
-                o.metric_alarms()
-                    .first()
-                    .and_then(|a| a.alarm_arn().map(str::to_string))
-            })
-            .unwrap_or_default();
-        events::alarm_event(&arn, IDLE_ALARM)
-    }
-
-    fn asg_event(&self, sample: &str, instance: &str) -> Value {
-        events::asg_event(sample, GROUP, HOOK, instance)
-    }
-
-    async fn desired(&self) -> i32 {
-        emulator::desired(&self.autoscaling, GROUP).await
-    }
-
     /// The ECS service's desired count, or -1 if it cannot be read.
     pub async fn service_desired(&self) -> i32 {
-        emulator::service_desired(&self.ecs, CLUSTER, SERVICE).await
+        self.deployment.service_desired().await
     }
 
     /// The values of the container's A record, joined by commas.
     pub async fn record(&self) -> String {
-        emulator::a_record(&self.route53, &self.zone, DOMAIN).await
-    }
-
-    async fn in_service_instance(&self) -> Option<String> {
-        emulator::in_service_instance(&self.autoscaling, GROUP).await
-    }
-
-    async fn running_tasks(&self) -> Vec<String> {
-        emulator::running_tasks(&self.ecs, CLUSTER).await
+        self.deployment.record().await
     }
 
     fn next_token(&mut self) -> String {
@@ -334,72 +956,94 @@ impl Story {
         )
     }
 
-    /// What the ECS scheduler would do for the service, once: start the task on a
-    /// registered container instance of a live instance while the service wants 1,
-    /// stop it when the service wants 0.
-    async fn ecs_scheduler(&self, register: Option<&str>) -> Result<(), String> {
+    /// What the ECS scheduler would do for the service, once: start the service's
+    /// task definition on a registered container instance of a live instance while
+    /// the service wants 1, stop its tasks when the service wants 0. Returns the
+    /// tasks it stopped.
+    async fn ecs_scheduler(&self, register: Option<&str>) -> Result<Vec<String>, String> {
+        let d = &self.deployment;
+        let names = &d.names;
         if let Some(instance) = register {
-            emulator::register_container_instance(&self.ecs, CLUSTER, instance).await?;
+            emulator::register_container_instance(&d.ecs, &names.cluster, instance).await?;
         }
-        let wanted = self.service_desired().await;
-        let running = self.running_tasks().await;
+        let wanted = d.service_desired().await;
+        let running = d.running_tasks().await;
         if wanted > 0 && running.is_empty() {
-            let instances = self
+            let service = d
                 .ecs
-                .list_container_instances()
-                .cluster(CLUSTER)
+                .describe_services()
+                .cluster(&names.cluster)
+                .services(&names.service)
                 .send()
                 .await
-                .map_err(|e| format!("ListContainerInstances: {e}"))?;
+                .map_err(|e| format!("DescribeServices: {e:?}"))?;
+            let definition = service
+                .services()
+                .first()
+                .and_then(|s| s.task_definition())
+                .ok_or_else(|| format!("the service {} names no task definition", names.service))?
+                .to_string();
+            let instances = d
+                .ecs
+                .list_container_instances()
+                .cluster(&names.cluster)
+                .send()
+                .await
+                .map_err(|e| format!("ListContainerInstances: {e:?}"))?;
             if let Some(arn) = instances.container_instance_arns().last() {
-                self.ecs
+                d.ecs
                     .start_task()
-                    .cluster(CLUSTER)
-                    .task_definition(TASK_FAMILY)
+                    .cluster(&names.cluster)
+                    .task_definition(definition)
                     .container_instances(arn)
-                    .group(format!("service:{SERVICE}"))
+                    .group(format!("service:{}", names.service))
                     .started_by("ecs-svc/0000000000000000001")
                     .send()
                     .await
-                    .map_err(|e| format!("StartTask: {e}"))?;
+                    .map_err(|e| format!("StartTask: {e:?}"))?;
             }
+            Ok(Vec::new())
         } else if wanted == 0 {
-            for task in running {
+            for task in &running {
                 self.stop_task(
-                    &task,
+                    task,
                     "Scaling activity initiated by (deployment ecs-svc/0000000000000000001)",
                 )
                 .await?;
             }
+            Ok(running)
+        } else {
+            Ok(Vec::new())
         }
-        Ok(())
     }
 
     async fn stop_task(&self, task: &str, reason: &str) -> Result<(), String> {
-        self.ecs
+        self.deployment
+            .ecs
             .stop_task()
-            .cluster(CLUSTER)
+            .cluster(&self.deployment.names.cluster)
             .task(task)
             .reason(reason)
             .send()
             .await
-            .map_err(|e| format!("StopTask: {e}"))?;
+            .map_err(|e| format!("StopTask: {e:?}"))?;
         Ok(())
     }
 
     /// The owner edits the group's desired count in the console; returns the
     /// group's InService instance afterwards.
     async fn console_sets_desired(&mut self, desired: i32) -> Option<String> {
-        let before = self.desired().await;
+        let before = self.deployment.desired().await;
         let _ = self
+            .deployment
             .autoscaling
             .set_desired_capacity()
-            .auto_scaling_group_name(GROUP)
+            .auto_scaling_group_name(&self.deployment.names.group)
             .desired_capacity(desired)
             .send()
             .await;
-        let after = self.desired().await;
-        let instance = self.in_service_instance().await;
+        let after = self.deployment.desired().await;
+        let instance = self.deployment.in_service_instance().await;
         self.step(
             after == desired && (desired == 0 || instance.is_some()),
             "console",
@@ -409,163 +1053,253 @@ impl Story {
         instance
     }
 
-    /// Sends the launch event of `instance` to the ECS sync and the DNS updater (the
-    /// two targets of the template's rule), plays the ECS scheduler, checks the state.
+    /// Sends the launch event of `instance` to the functions the deployed rule
+    /// delivers it to (the ECS sync and the DNS updater), plays the ECS scheduler,
+    /// checks the state.
     async fn follow_launch(&mut self, fx: &Functions, instance: &str, why: &str) {
-        let event = self.asg_event("launch-successful.json", instance);
-        let sync = fx.sync.try_invoke(event.clone());
-        let ok = matches!(&sync, Some(Outcome::Response(_))) && self.service_desired().await == 1;
-        self.step(
-            ok,
-            fx.sync.name(),
-            &format!("{why}: EC2 Instance Launch Successful"),
-            "ECS service desired 0 -> 1",
-        );
+        let what = format!("{why}: EC2 Instance Launch Successful");
+        let event = self
+            .deployment
+            .asg_event("launch-successful.json", instance);
+        if let Err(e) = self.deployment.expect_routed(&event, &[SYNC, UPDATER]) {
+            self.step(false, "eventbridge", &what, &e);
+            return;
+        }
+        let sync = fx.get(SYNC).ok().and_then(|f| f.try_invoke(event.clone()));
+        let ok = matches!(&sync, Some(Outcome::Response(_)))
+            && self.deployment.service_desired().await == 1;
+        self.step(ok, SYNC, &what, "ECS service desired 0 -> 1");
         let scheduled = self.ecs_scheduler(Some(instance)).await;
-        let running = self.running_tasks().await.len();
+        let running = self.deployment.running_tasks().await.len();
         self.step(
             scheduled.is_ok() && running == 1,
             "ecs (emulated)",
             "the service's task starts on the instance",
-            &format!("{running} task running"),
+            &match scheduled {
+                Ok(_) => format!("{running} task running"),
+                Err(e) => e,
+            },
         );
-        let updated = fx.dns.try_invoke(event);
-        let ip = emulator::public_ip(&self.ec2, instance).await;
-        let record = self.record().await;
-        let message = self.emulator.last_sns_message();
+        let updated = fx.get(UPDATER).ok().and_then(|f| f.try_invoke(event));
+        let ip = self.deployment.public_ip(instance).await;
+        let record = self.deployment.record().await;
+        let message = self.deployment.last_sns_message();
+        let container = &self.deployment.names.container;
         let ok = matches!(&updated, Some(Outcome::Response(_)))
             && !ip.is_empty()
             && record == ip
-            && message == format!("{CONTAINER} is up at {ip}");
+            && message == format!("{container} is up at {ip}");
+        let domain = self.deployment.names.domain.clone();
         self.step(
             ok,
-            fx.dns.name(),
-            &format!("{why}: EC2 Instance Launch Successful"),
-            &format!("{DOMAIN} A -> {record}; SNS {message:?}"),
+            UPDATER,
+            &what,
+            &format!("{domain} A -> {record}; SNS {message:?}"),
         );
     }
 
-    /// Registers the terminate lifecycle action the group would start, sends the
-    /// event to the ECS sync (while the ECS scheduler stops the task) and the DNS
-    /// updater, and checks the state.
+    /// Registers the terminate lifecycle action the deployed hook starts, sends the
+    /// event to the functions the deployed rule delivers it to (the ECS sync, while
+    /// the ECS scheduler stops the task, and the DNS updater), delivers the stopped
+    /// task's event to the functions the deployed rule sends it to (the watchdog,
+    /// which must ignore a scale-in), and checks the state.
     async fn follow_terminate(&mut self, fx: &Functions, instance: &str, why: &str) {
+        let what = format!("{why}: EC2 Instance-terminate Lifecycle Action");
         let token = self.next_token();
-        self.emulator
-            .begin_lifecycle_action(GROUP, HOOK, instance, &token);
-        let event = events::terminate_event(GROUP, HOOK, instance, &token);
-        let completed_before = self.emulator.completed_lifecycle_actions();
-        let request = fx.sync.push(event.clone());
+        if let Err(e) = self.deployment.begin_lifecycle_action(instance, &token) {
+            self.step(false, "autoscaling (emulated)", &what, &e);
+            return;
+        }
+        let event = self.deployment.terminate_event(instance, &token);
+        if let Err(e) = self.deployment.expect_routed(&event, &[SYNC, UPDATER]) {
+            self.step(false, "eventbridge", &what, &e);
+            return;
+        }
+        let completed_before = self.emulator().completed_lifecycle_actions();
+        let Ok(sync) = fx.get(SYNC) else {
+            self.step(false, SYNC, &what, "not running");
+            return;
+        };
+        let request = sync.push(event.clone());
         // ECS drains: once the service is at 0, the scheduler stops the task.
         let deadline = Instant::now() + Duration::from_secs(60);
-        while self.service_desired().await != 0 && Instant::now() < deadline {
+        while self.deployment.service_desired().await != 0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let _ = self.ecs_scheduler(None).await;
-        let drained = fx
-            .sync
+        let stopped = self.ecs_scheduler(None).await.unwrap_or_default();
+        let scale_in = self.scale_in_followed(fx, &stopped).await;
+        let drained = sync
             .wait_for(&request)
             .as_ref()
             .and_then(Outcome::response)
             .is_some_and(|r| r["drained"] == true);
         let ok = drained
-            && self.service_desired().await == 0
-            && self.emulator.completed_lifecycle_actions() == completed_before + 1;
-        self.step(
-            ok,
-            fx.sync.name(),
-            &format!("{why}: EC2 Instance-terminate Lifecycle Action"),
-            "ECS service desired -> 0, task drained, lifecycle action completed (CONTINUE)",
-        );
-        let updated = fx.dns.try_invoke(event);
-        let record = self.record().await;
+            && scale_in.is_ok()
+            && self.deployment.service_desired().await == 0
+            && self.emulator().completed_lifecycle_actions() == completed_before + 1;
+        let mut change =
+            "ECS service desired -> 0, task drained, lifecycle action completed (CONTINUE)"
+                .to_string();
+        match scale_in {
+            Ok(0) => {}
+            Ok(_) => change.push_str("; the watchdog ignores the scale-in"),
+            Err(e) => change.push_str(&format!("; {e}")),
+        }
+        self.step(ok, SYNC, &what, &change);
+        let updated = fx.get(UPDATER).ok().and_then(|f| f.try_invoke(event));
+        let record = self.deployment.record().await;
+        let resting = self.deployment.resting_ip();
+        let container = self.deployment.names.container.clone();
         let ok = matches!(&updated, Some(Outcome::Response(_)))
-            && record == "0.0.0.0"
-            && self.emulator.last_sns_message() == format!("{CONTAINER} is shutting down");
+            && record == resting
+            && self.deployment.last_sns_message() == format!("{container} is shutting down");
+        let domain = self.deployment.names.domain.clone();
         self.step(
             ok,
-            fx.dns.name(),
-            &format!("{why}: EC2 Instance-terminate Lifecycle Action"),
-            &format!("{DOMAIN} A -> {record}; SNS \"{CONTAINER} is shutting down\""),
+            UPDATER,
+            &what,
+            &format!("{domain} A -> {record}; SNS \"{container} is shutting down\""),
         );
     }
 
-    /// A player looks the container's name up: the trigger starts the group.
+    /// Each task the scheduler stopped on a scale-in, as its ECS Task State Change
+    /// reaches the functions of the deployed rule: the watchdog, which ignores it.
+    /// How many were delivered.
+    async fn scale_in_followed(&self, fx: &Functions, stopped: &[String]) -> Result<usize, String> {
+        for task in stopped {
+            let event = self
+                .deployment
+                .task_stopped_event("watchdog-scale-down/ecs-task-scaled-in.json", task)
+                .await?;
+            self.deployment.expect_routed(&event, &[WATCHDOG])?;
+            let outcomes = fx.invoke_each(&[WATCHDOG.to_string()], &event);
+            let result = single_response(&outcomes).map(|r| r["outcomes"][0]["result"].clone());
+            if result != Some(json!("ignored")) {
+                return Err(format!(
+                    "the watchdog answered a scale-in with {outcomes:?}"
+                ));
+            }
+        }
+        Ok(stopped.len())
+    }
+
+    /// A player looks the container's name up: the query log delivers it to the
+    /// trigger, which starts the group.
     async fn lookup(&mut self, fx: &Functions) -> Option<String> {
-        let before = self.desired().await;
-        let outcome = fx
-            .trigger
-            .try_invoke(events::sample("dns-query-trigger/query-log-match.json"));
-        let after = self.desired().await;
-        let instance = self.in_service_instance().await;
-        let ok = outcome
-            .as_ref()
-            .and_then(Outcome::response)
-            .is_some_and(|r| r["lines_matched"] == 1)
+        let d = &self.deployment;
+        let before = d.desired().await;
+        let what = format!("a player looks up {}", d.names.domain);
+        let (event, targets) = match d.query_log_event(&d.names.domain, "A").await {
+            Ok(delivery) => delivery,
+            Err(e) => {
+                self.step(false, "route53 query log", &what, &e);
+                return None;
+            }
+        };
+        let outcomes = fx.invoke_each(&targets, &event);
+        let after = d.desired().await;
+        let instance = d.in_service_instance().await;
+        // The keep-alive metric, where the idle alarm reads it (its dimensions, its
+        // region: the trigger's ASG_REGION when the container is elsewhere).
+        let variable = |name: &str| {
+            d.function(TRIGGER)
+                .ok()
+                .and_then(|(_, f)| f.variables.get(name).cloned())
+                .unwrap_or_default()
+        };
+        let (namespace, metric) = (variable("METRIC_NAMESPACE"), variable("METRIC_NAME"));
+        let read = d
+            .alarm_reads(&d.names.idle_alarm, &namespace, &metric)
+            .await;
+        let ok = targets == [TRIGGER]
+            && single_response(&outcomes).is_some_and(|r| r["lines_matched"] == 1)
             && after == 1
-            && instance.is_some();
+            && instance.is_some()
+            && matches!(read, Ok(Some(sum)) if sum > 0.0);
+        let keep_alive = match read {
+            Ok(Some(sum)) if sum > 0.0 => {
+                format!("keep-alive {metric} put where the idle alarm reads it")
+            }
+            Ok(Some(_)) => format!("the idle alarm reads no {metric} data point"),
+            Ok(None) => format!("the idle alarm does not read {namespace}/{metric}"),
+            Err(e) => e,
+        };
         self.step(
             ok,
-            fx.trigger.name(),
-            &format!("a player looks up {DOMAIN}"),
-            &format!("ASG desired {before} -> {after}; keep-alive metric put"),
+            TRIGGER,
+            &what,
+            &format!("ASG desired {before} -> {after}; {keep_alive}"),
         );
         instance
     }
 
-    /// Sends `event` (with its source's real ARN) to the watchdog and checks that it
-    /// stopped the group and told people, with a message containing `says`.
-    async fn watchdog_stops(&mut self, fx: &Functions, event: Value, what: &str, says: &str) {
-        let source = event["alarmArn"]
-            .as_str()
-            .or(event["resources"][0].as_str())
-            .unwrap_or_default()
-            .to_string();
-        let outcome = fx.watchdog.try_invoke(event);
-        let after = self.desired().await;
-        let message = self.emulator.last_sns_message();
-        let ok = outcome
-            .as_ref()
-            .and_then(Outcome::response)
-            .is_some_and(|r| r["outcomes"][0]["result"] == "stopped")
+    /// Delivers `event` to `targets` (what the deployed wiring names, which must be
+    /// the watchdog) and checks that it stopped the group and told people, with a
+    /// message containing `says`.
+    async fn watchdog_stops(
+        &mut self,
+        fx: &Functions,
+        delivery: Result<(Value, Vec<String>), String>,
+        what: &str,
+        says: &str,
+    ) {
+        let (event, targets) = match delivery {
+            Ok(delivery) => delivery,
+            Err(e) => {
+                self.step(false, WATCHDOG, what, &e);
+                return;
+            }
+        };
+        let outcomes = fx.invoke_each(&targets, &event);
+        let after = self.deployment.desired().await;
+        let message = self.deployment.last_sns_message();
+        let ok = targets == [WATCHDOG]
+            && single_response(&outcomes).is_some_and(|r| r["outcomes"][0]["result"] == "stopped")
             && after == 0
-            && message.contains(says)
-            && !source.is_empty();
+            && message.contains(says);
         self.step(
             ok,
-            fx.watchdog.name(),
+            WATCHDOG,
             what,
             &format!("ASG desired 1 -> {after}; SNS {message:?}"),
         );
     }
 
-    /// Starts the four functions, their output in `log_dir`; a failed start is a
-    /// failed step.
-    fn start_functions(&mut self, log_dir: &Path) -> Option<Functions> {
-        let started: Result<Vec<Function>, String> = FUNCTIONS
-            .iter()
-            .map(|name| {
-                self.function_spec(name)
-                    .log(log_dir.join(format!("{name}.log")))
-                    .start()
-            })
-            .collect();
-        let started = started.map_err(|e| self.step(false, "functions", "start the functions", &e));
-        let [trigger, sync, dns, watchdog] = <[Function; 4]>::try_from(started.ok()?).ok()?;
-        Some(Functions {
-            trigger,
-            sync,
-            dns,
-            watchdog,
-        })
+    /// The container's task crashes: ECS stops it, and the deployed rule delivers
+    /// its Task State Change.
+    async fn crash(&self) -> Result<(Value, Vec<String>), String> {
+        let task = self
+            .deployment
+            .running_tasks()
+            .await
+            .first()
+            .cloned()
+            .ok_or("no task is running")?;
+        self.stop_task(&task, "Essential container in task exited")
+            .await?;
+        let event = self
+            .deployment
+            .task_stopped_event("watchdog-scale-down/ecs-task-crashed.json", &task)
+            .await?;
+        let targets = self.deployment.routed(&event)?;
+        Ok((event, targets))
     }
 
     /// Plays the whole story; every step is in the returned report.
     pub async fn play(mut self) -> Report {
-        let log_dir = std::env::temp_dir().join(format!("cm-story-{}", std::process::id()));
+        let log_dir = std::env::temp_dir().join(format!(
+            "cm-story-{}-{}",
+            std::process::id(),
+            self.deployment.container.region
+        ));
         let _ = std::fs::create_dir_all(&log_dir);
         self.report.log_dir = log_dir.clone();
-        let Some(fx) = self.start_functions(&log_dir) else {
-            return self.finish();
+        let fx = match self.deployment.start(&FUNCTIONS, &log_dir) {
+            Ok(fx) => fx,
+            Err(e) => {
+                self.step(false, "functions", "start the functions", &e);
+                return self.finish();
+            }
         };
 
         // 1-2. A player's lookup starts the group; the launch is followed.
@@ -582,11 +1316,19 @@ impl Story {
         };
         self.follow_launch(&fx, &second, "console edit").await;
 
-        // 4. Idle: the alarm goes to ALARM and invokes the watchdog directly.
-        let alarm = self.idle_alarm_event().await;
-        let what = format!("idle alarm {IDLE_ALARM} -> ALARM");
-        self.watchdog_stops(&fx, alarm, &what, "idle for 30 minutes")
-            .await;
+        // 4. Idle: the alarm goes to ALARM and invokes its action, the watchdog.
+        let idle = self.deployment.names.idle_alarm.clone();
+        let minutes = self
+            .deployment
+            .function(WATCHDOG)
+            .ok()
+            .and_then(|(_, f)| f.variables.get("IDLE_MINUTES").cloned())
+            .unwrap_or_default();
+        let reason = format!("Threshold Crossed: {minutes} out of the last {minutes} datapoints were less than or equal to the threshold");
+        let alarm = self.deployment.alarm_event(&idle, &reason).await;
+        let what = format!("idle alarm {idle} -> ALARM");
+        let says = format!("idle for {minutes} minutes");
+        self.watchdog_stops(&fx, alarm, &what, &says).await;
 
         // 5. The group terminates the instance: drain, complete, record down.
         self.follow_terminate(&fx, &second, "idle stop").await;
@@ -596,21 +1338,16 @@ impl Story {
             return self.finish();
         };
         self.follow_launch(&fx, &third, "trigger's start").await;
-        let task = self
-            .running_tasks()
-            .await
-            .first()
-            .cloned()
-            .unwrap_or_default();
-        let _ = self
-            .stop_task(&task, "Essential container in task exited")
-            .await;
-        let crash = events::task_crashed_event(CLUSTER, SERVICE, CONTAINER, &task);
+        let crash = self.crash().await;
+        let says = format!(
+            "crashed: container {} exited with code 137",
+            self.deployment.names.container
+        );
         self.watchdog_stops(
             &fx,
             crash,
             "ECS Task State Change: STOPPED, exit code 137",
-            "crashed: container mc exited with code 137",
+            &says,
         )
         .await;
         self.follow_terminate(&fx, &third, "crash stop").await;
@@ -620,7 +1357,7 @@ impl Story {
     }
 
     fn finish(mut self) -> Report {
-        self.report.calls = self.emulator.calls();
+        self.report.calls = self.deployment.emulator.calls();
         std::mem::take(&mut self.report)
     }
 }

@@ -499,5 +499,80 @@ def test_the_record_the_updater_rewrites_is_deleted_only_after_it_is_reset_and_n
     names = {
         k: r["Properties"]["Type"] for k, r in resources(template, "AWS::Route53::RecordSet").items()
     }
-    assert names == {"ContainerRecord": "A", "Delegation": "NS"}
+    assert names == {"ContainerRecord": "A", "Delegation": "NS", "RegistryEntry": "TXT"}
     assert template["Resources"]["Delegation"]["Properties"]["HostedZoneId"] == {"Ref": "ParentHostedZoneId"}
+    # The registry entry has a name of its own, under _cm.
+    assert template["Resources"]["RegistryEntry"]["Properties"]["Name"] == {
+        "Fn::Sub": "${ContainerName}._cm.${DomainName}"
+    }
+
+
+def test_the_registry_entry_names_the_containers_group_and_metric(template):
+    """The TXT record the control panel reads (cm_core::registry::format_value's
+    format): this region, the stack's own group, the ContainerName dimension its
+    alarms and probe use, the idle threshold; in the zone the container's A record is
+    kept in; made after the group and deleted before it."""
+    resources_ = template["Resources"]
+    entry = resources_["RegistryEntry"]
+    props = entry["Properties"]
+    assert entry["Condition"] == "DeployContainer"
+    assert entry["DependsOn"] in ("AutoScalingGroup", ["AutoScalingGroup"])
+    assert props["Type"] == "TXT"
+    updater = resources_["DnsRecordUpdaterFunction"]["Properties"]["Environment"]["Variables"]
+    assert props["HostedZoneId"] == updater["HOSTED_ZONE_ID"]
+    (value,) = props["ResourceRecords"]
+    text = value["Fn::Sub"]
+    assert text.startswith('"') and text.endswith('"')
+    fields = dict(f.split("=", 1) for f in text.strip('"').split())
+    group = resources_["AutoScalingGroup"]["Properties"]["AutoScalingGroupName"]["Fn::Sub"]
+    metrics = json.dumps(resources_["IdleAlarm"]["Properties"]["Metrics"])
+    assert fields == {
+        "v": "cm1",
+        "region": "${AWS::Region}",
+        "asg": group,
+        "metric": "${BaseName}-${Environment}-${ContainerName}",
+        "threshold": "${IdleThreshold}",
+    }
+    assert '"Name": "ContainerName", "Value": {"Fn::Sub": "${BaseName}-${Environment}-${ContainerName}"}' in metrics
+
+
+def test_the_control_panel_is_the_domains_and_may_do_only_what_it_needs(template):
+    """Deployed with the DNS part when a start token parameter is named; a function
+    URL whose requests the function authenticates; a concurrency cap; the token
+    parameter, the zone's records, and the domain's groups (any region) only."""
+    panel = template["Resources"]["ControlPanelFunction"]
+    assert panel["Condition"] == "DeployPanel"
+    for component, parameter, deployed in [
+        ("all", "/cm/dev/start-token", True),
+        ("dns", "cm-start-token", True),
+        ("container", "/cm/dev/start-token", False),
+        ("all", "", False),
+    ]:
+        values = values_for(template, Component=component, StartTokenParameter=parameter)
+        assert condition(template, "DeployPanel", values) is deployed, (component, parameter)
+    props = panel["Properties"]
+    # A cost cap only when asked for: new accounts cannot reserve any concurrency.
+    assert props["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["PanelConcurrencyCapped", {"Ref": "ControlPanelConcurrency"}, {"Ref": "AWS::NoValue"}]
+    }
+    url = template["Resources"]["ControlPanelFunctionUrl"]
+    assert url["Condition"] == "DeployPanel" and url["Properties"]["AuthType"] == "NONE"
+    variables = props["Environment"]["Variables"]
+    assert variables["HOSTED_ZONE_ID"] == {"Ref": "HostedZone"}
+    assert variables["START_TOKEN_PARAMETER"] == {"Ref": "StartTokenParameter"}
+    role = template["Resources"][props["Role"]["Fn::GetAtt"][0]]
+    statements = {
+        s["Sid"]: s
+        for p in role["Properties"]["Policies"]
+        for s in p["PolicyDocument"]["Statement"]
+    }
+    assert statements["ReadTheStartToken"]["Action"] == "ssm:GetParameter"
+    assert "StartTokenParameter" in json.dumps(statements["ReadTheStartToken"]["Resource"])
+    assert statements["ReadTheRegistry"]["Action"] == "route53:ListResourceRecordSets"
+    assert "hostedzone/${HostedZone}" in json.dumps(statements["ReadTheRegistry"]["Resource"])
+    start = statements["StartAContainer"]
+    assert start["Action"] == "autoscaling:UpdateAutoScalingGroup"
+    assert start["Resource"]["Fn::Sub"].endswith(
+        ":autoScalingGroupName/${BaseName}-asg-${Environment}-*"
+    )
+    assert template["Outputs"]["ControlPanelUrl"]["Condition"] == "DeployPanel"

@@ -566,3 +566,230 @@ async fn each_function_runs_with_its_deployed_environment_against_the_deployed_r
             .unwrap_or_else(|e| panic!("SetDesiredCapacity: {e:?}"));
     }
 }
+
+/// The service's desired count and task definition.
+async fn service_state(ecs: &Ecs, cluster: &str, service: &str) -> (i32, String) {
+    let described = ecs
+        .describe_services()
+        .cluster(cluster)
+        .services(service)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("DescribeServices {cluster}/{service}: {e:?}"));
+    let found = described
+        .services()
+        .first()
+        .unwrap_or_else(|| panic!("no service {service} in {cluster}"));
+    (
+        found.desired_count(),
+        found.task_definition().unwrap_or_default().to_string(),
+    )
+}
+
+/// The answer to the last request of `request_type` the stack's `ServiceReconcile` got.
+fn last_answer(emulator: &Emulator, stack: &Stack, request_type: &str) -> Value {
+    let requests = ok(stack.custom_resource_requests(emulator));
+    let request = requests
+        .iter()
+        .rev()
+        .find(|r| r.logical_id == "ServiceReconcile" && r.request_type == request_type)
+        .unwrap_or_else(|| panic!("no {request_type} request of ServiceReconcile: {requests:?}"));
+    assert_eq!(request.state, "answered", "{request:?}");
+    request.answer.clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_leaves_the_service_running_the_new_task_definition_if_an_instance_serves() {
+    binaries_are_built();
+    let emulator = Emulator::start();
+    let parameters = [("Environment", "test"), ("DomainName", DOMAIN)];
+    let stack = deploy(&emulator, "us-east-1", "cm-test-mc", &parameters);
+    let sdk = stack.sdk_config(&emulator).await;
+    let (autoscaling, ecs) = (AutoScaling::new(&sdk), Ecs::new(&sdk));
+    let group = ok(stack.output("AutoScalingGroupName")).to_string();
+    let cluster = ok(stack.physical_id("Cluster")).to_string();
+    let service = ok(stack.variable("AsgEcsSyncFunction", "ECS_SERVICE_NAME")).to_string();
+
+    // Created at desired 0 (no instance: a task could not be placed), and the deploy's
+    // ServiceReconcile answered by the ECS sync, run as deployed.
+    assert_eq!(
+        service_state(&ecs, &cluster, &service).await,
+        (0, ok(stack.physical_id("TaskDefinition")).to_string())
+    );
+    let created = last_answer(&emulator, &stack, "Create");
+    assert_eq!(created["Status"], "SUCCESS", "{created}");
+    assert_eq!(created["Data"]["DesiredCount"], "0", "{created}");
+    let reconcile_id = format!("{cluster}/{service}");
+    assert_eq!(
+        stack.physical_id("ServiceReconcile"),
+        Ok(reconcile_id.as_str())
+    );
+
+    // A player is on: the group has an InService instance and the service runs.
+    autoscaling
+        .set_desired_capacity()
+        .auto_scaling_group_name(&group)
+        .desired_capacity(1)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("SetDesiredCapacity: {e:?}"));
+    assert!(in_service_instance(&autoscaling, &group).await.is_some());
+    ecs.update_service()
+        .cluster(&cluster)
+        .service(&service)
+        .desired_count(1)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("UpdateService: {e:?}"));
+
+    // A new image: a new task definition revision, which CloudFormation gives the
+    // service with the template's DesiredCount 0; the reconcile puts it back to 1.
+    let image = [
+        parameters[0],
+        parameters[1],
+        ("ContainerImage", "itzg/minecraft-server:java21"),
+    ];
+    let updated = deploy(&emulator, "us-east-1", "cm-test-mc", &image);
+    assert_eq!(updated.status, "UPDATE_COMPLETE");
+    let revision = ok(updated.physical_id("TaskDefinition")).to_string();
+    assert_ne!(Ok(revision.as_str()), stack.physical_id("TaskDefinition"));
+    assert_eq!(
+        service_state(&ecs, &cluster, &service).await,
+        (1, revision.clone())
+    );
+    let answer = last_answer(&emulator, &updated, "Update");
+    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    assert_eq!(answer["Data"]["DesiredCount"], "1", "{answer}");
+    assert_eq!(answer["PhysicalResourceId"], reconcile_id.as_str());
+    let followed: Vec<String> = ok(updated.bridged(&emulator))
+        .into_iter()
+        .filter(|b| b.bridge == "Stack updates: dependents of a replaced resource")
+        .map(|b| b.logical_id)
+        .collect();
+    assert!(
+        followed.contains(&"Service".to_string())
+            && followed.contains(&"ServiceReconcile".to_string()),
+        "{followed:?}"
+    );
+
+    // The same kind of update with the group at 0 leaves the service at 0.
+    autoscaling
+        .set_desired_capacity()
+        .auto_scaling_group_name(&group)
+        .desired_capacity(0)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("SetDesiredCapacity: {e:?}"));
+    ecs.update_service()
+        .cluster(&cluster)
+        .service(&service)
+        .desired_count(0)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("UpdateService: {e:?}"));
+    let image = [
+        parameters[0],
+        parameters[1],
+        ("ContainerImage", "itzg/minecraft-server:java17"),
+    ];
+    let again = deploy(&emulator, "us-east-1", "cm-test-mc", &image);
+    let newest = ok(again.physical_id("TaskDefinition")).to_string();
+    assert_ne!(newest, revision);
+    assert_eq!(service_state(&ecs, &cluster, &service).await, (0, newest));
+    let answer = last_answer(&emulator, &again, "Update");
+    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    assert_eq!(answer["Data"]["DesiredCount"], "0", "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stack_deleted_while_its_container_runs_finishes_with_no_record_left() {
+    binaries_are_built();
+    let emulator = Emulator::start();
+    let stack = deploy(
+        &emulator,
+        "us-east-1",
+        "cm-test-mc",
+        &[("Environment", "test"), ("DomainName", DOMAIN)],
+    );
+    let sdk = stack.sdk_config(&emulator).await;
+    let (autoscaling, ecs) = (AutoScaling::new(&sdk), Ecs::new(&sdk));
+    let route53 = aws_sdk_route53::Client::new(&sdk);
+    let group = ok(stack.output("AutoScalingGroupName")).to_string();
+    let zone = ok(stack.output("HostedZoneId")).to_string();
+    let domain = ok(stack.output("ContainerAddress")).to_string();
+    let hook = ok(stack.variable("AsgEcsSyncFunction", "LIFECYCLE_HOOK_NAME")).to_string();
+
+    // The container runs: an InService instance, the service at 1, the name at the
+    // instance's address, and an AAAA record as the updater publishes for an instance
+    // with IPv6 (which the template does not know).
+    autoscaling
+        .set_desired_capacity()
+        .auto_scaling_group_name(&group)
+        .desired_capacity(1)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("SetDesiredCapacity: {e:?}"));
+    let instance = in_service_instance(&autoscaling, &group)
+        .await
+        .unwrap_or_else(|| panic!("{group} has no InService instance"));
+    let updater = start(&emulator, &stack, "dns-record-updater");
+    let sync = start(&emulator, &stack, "asg-ecs-sync");
+    let launch = events::asg_event("launch-successful.json", &group, &hook, &instance);
+    invoke(&sync, launch.clone());
+    invoke(&updater, launch);
+    let ip = public_ip(&aws_sdk_ec2::Client::new(&sdk), &instance).await;
+    assert_eq!(a_record(&route53, &zone, &domain).await, ip);
+    let cluster = ok(stack.physical_id("Cluster")).to_string();
+    let service = ok(stack.variable("AsgEcsSyncFunction", "ECS_SERVICE_NAME")).to_string();
+    assert_eq!(service_state(&ecs, &cluster, &service).await.0, 1);
+    let aaaa = aws_sdk_route53::types::ResourceRecordSet::builder()
+        .name(format!("{domain}."))
+        .r#type(aws_sdk_route53::types::RrType::Aaaa)
+        .ttl(1)
+        .resource_records(
+            aws_sdk_route53::types::ResourceRecord::builder()
+                .value("2001:db8::7")
+                .build()
+                .expect("a record value"),
+        )
+        .build()
+        .expect("an AAAA record set");
+    route53
+        .change_resource_record_sets()
+        .hosted_zone_id(&zone)
+        .change_batch(
+            aws_sdk_route53::types::ChangeBatch::builder()
+                .changes(
+                    aws_sdk_route53::types::Change::builder()
+                        .action(aws_sdk_route53::types::ChangeAction::Upsert)
+                        .resource_record_set(aaaa)
+                        .build()
+                        .expect("a change"),
+                )
+                .build()
+                .expect("a change batch"),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("ChangeResourceRecordSets AAAA: {e:?}"));
+
+    // The delete: the group goes first; its instance waits on the terminate hook, whose
+    // event the deployed rules deliver to the sync (which completes it) and the updater
+    // (which puts the A record back to the template's value and deletes the AAAA);
+    // then the record, by its template value, and the zone.
+    let deleted = stack
+        .delete(&emulator)
+        .unwrap_or_else(|e| panic!("the delete did not finish: {e}"));
+    assert_eq!(deleted.status, "DELETE_COMPLETE");
+    assert_eq!(emulator.completed_lifecycle_actions(), 1);
+    let gone = route53.get_hosted_zone().id(&zone).send().await;
+    assert!(gone.is_err(), "the hosted zone is still there: {gone:?}");
+    let answer = last_answer(&emulator, &stack, "Delete");
+    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    let waited: Vec<_> = ok(stack.bridged(&emulator))
+        .into_iter()
+        .filter(|b| b.bridge == "AWS::AutoScaling::AutoScalingGroup delete")
+        .collect();
+    assert_eq!(waited.len(), 1, "{waited:?}");
+    assert_eq!(waited[0].properties["InstanceId"], instance.as_str());
+}

@@ -1,19 +1,22 @@
 #![cfg(feature = "emulator")]
-//! The whole lifecycle, end to end: the four functions as their real binaries behind
-//! Lambda Runtime API servers, fed the events AWS would send, built from the
-//! emulator's state, with the emulator's state checked after every step (the story in
-//! `cm_testkit::story`, which `./scripts/demo` also plays).
+//! The whole lifecycle, end to end, on template.yaml as deployed by the emulator's
+//! CloudFormation: the four functions as their real binaries behind Lambda Runtime
+//! API servers, each with the environment of its deployed Lambda configuration, fed
+//! the events AWS would send, built from the emulator's state and delivered where the
+//! deployed query log subscription, rules and alarms deliver them, with the state
+//! checked after every step (the story in `cm_testkit::story`, which `./scripts/demo`
+//! also plays). Once on a Component=all stack in us-east-1, once on Component=dns in
+//! us-east-1 with Component=container in eu-west-1.
 //!
 //! Needs the function binaries (`cargo build --workspace --bins`, which
-//! `./scripts/test` does first).
+//! `./scripts/test` does first) and the SAM translator (`scripts/setup-tools`).
 
 use std::sync::{Arc, Mutex};
 
 use cm_testkit::functions_dir;
-use cm_testkit::story::{Step, Story, FUNCTIONS};
+use cm_testkit::story::{Layout, Step, Story, FUNCTIONS};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_whole_lifecycle_through_the_real_binaries() {
+async fn the_story_holds(layout: Layout) {
     for name in FUNCTIONS {
         let path = functions_dir().join(name);
         assert!(
@@ -24,30 +27,37 @@ async fn the_whole_lifecycle_through_the_real_binaries() {
     }
     let seen: Arc<Mutex<Vec<String>>> = Arc::default();
     let log = seen.clone();
-    let story = Story::setup(Box::new(move |s: &Step| {
-        let line = format!(
-            "{} {:>7.2}s {} | {} | {}",
-            if s.ok { "ok  " } else { "FAIL" },
-            s.elapsed.as_secs_f64(),
-            s.function,
-            s.what,
-            s.change
-        );
-        eprintln!("{line}");
-        log.lock().expect("timeline").push(line);
-    }))
+    let label = format!("{layout:?}");
+    let story = Story::setup_with(
+        &layout,
+        &[],
+        Box::new(move |s: &Step| {
+            let line = format!(
+                "{} {:>7.2}s {} | {} | {}",
+                if s.ok { "ok  " } else { "FAIL" },
+                s.elapsed.as_secs_f64(),
+                s.function,
+                s.what,
+                s.change
+            );
+            eprintln!("[{label}] {line}");
+            log.lock().expect("timeline").push(line);
+        }),
+    )
     .await
-    .expect("the container's resources");
+    .unwrap_or_else(|e| panic!("deploying template.yaml ({layout:?}): {e}"));
     let report = story.play().await;
     let timeline = seen.lock().expect("timeline").join("\n");
     assert!(
         report.failures().is_empty(),
-        "steps whose effect is missing:\n{timeline}"
+        "steps whose effect is missing (logs in {}):\n{timeline}",
+        report.log_dir.display()
     );
     // Every stage of the story ran: start, launch followed, console edits, idle stop,
     // terminate followed, restart, crash stop.
     let functions: Vec<&str> = report.steps.iter().map(|s| s.function.as_str()).collect();
     for (function, times) in [
+        ("cloudformation", 1),
         ("dns-query-trigger", 2),
         ("asg-ecs-sync", 6),
         ("dns-record-updater", 6),
@@ -60,10 +70,32 @@ async fn the_whole_lifecycle_through_the_real_binaries() {
             "{function} in:\n{timeline}"
         );
     }
+    assert_eq!(report.steps.len(), 22, "{timeline}");
     assert_eq!(
         report.calls.get("autoscaling:CompleteLifecycleAction"),
         Some(&3),
         "{:?}",
         report.calls
     );
+    // The group's size was written by the two lookups and the two stops only (the
+    // scale-ins' task events reached the watchdog, which ignored them).
+    assert_eq!(
+        report.calls.get("autoscaling:UpdateAutoScalingGroup"),
+        Some(&4),
+        "two starts by the trigger, two stops by the watchdog: {:?}",
+        report.calls
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_lifecycle_on_a_component_all_stack() {
+    the_story_holds(Layout::All).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_lifecycle_with_dns_in_us_east_1_and_the_container_in_eu_west_1() {
+    the_story_holds(Layout::TwoRegions {
+        container_region: "eu-west-1".into(),
+    })
+    .await;
 }

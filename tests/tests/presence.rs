@@ -1,14 +1,17 @@
 #![cfg(feature = "emulator")]
 //! The presence story, end to end (`cm_testkit::presence`): a real Minecraft Java
-//! server (flying-squid) and a real client (a mineflayer bot), the presence probe and
-//! the watchdog as their real binaries behind Lambda Runtime API servers, the local
-//! AWS emulator, the schedule and the idle alarm's evaluation played explicitly. A
-//! bot joins -> Players 1 -> it leaves -> Players 0 for the idle window -> the alarm
-//! -> the watchdog stops the server; a server that never answers within its boot
-//! grace is stopped with a notice.
+//! server (flying-squid) and a real client (a mineflayer bot), template.yaml deployed
+//! into the local AWS emulator's CloudFormation with `GameProtocol=minecraft-java`,
+//! the presence probe and the watchdog as their real binaries behind Lambda Runtime
+//! API servers with their deployed configuration, the deployed schedule's ticks and
+//! the deployed idle alarm's evaluation played explicitly. A bot joins -> Players 1
+//! -> it leaves -> Players 0 for the idle window -> the alarm -> the watchdog stops
+//! the server; a server that never answers within its boot grace is stopped with a
+//! notice.
 //!
 //! Needs the function binaries (`cargo build --workspace --bins`, which
-//! `./scripts/test` does first), Node 20 and npm (the fixtures are installed from
+//! `./scripts/test` does first), the SAM translator (`scripts/setup-tools`), Node 20
+//! and npm (the fixtures are installed from
 //! `tests/fixtures/game-servers/package-lock.json` on first use).
 
 use std::sync::{Arc, Mutex};
@@ -42,7 +45,7 @@ async fn players_counted_idle_stopped_and_a_failed_boot_stopped_with_a_notice() 
         log.lock().expect("timeline").push(line);
     }))
     .await
-    .expect("the container's resources");
+    .unwrap_or_else(|e| panic!("deploying template.yaml: {e}"));
     let report = story.play().await;
     let timeline = seen.lock().expect("timeline").join("\n");
     assert!(

@@ -14,7 +14,7 @@
 use std::time::Duration;
 
 use cm_testkit::events::{self, awslogs_event, gzip, query_line, query_log_event};
-use cm_testkit::story::{Step, Story, DOMAIN, GROUP, HOOK};
+use cm_testkit::story::{Step, Story, DOMAIN};
 use cm_testkit::{asg, Function, Outcome};
 use serde_json::{json, Value};
 
@@ -24,10 +24,13 @@ const DNS: &str = "dns-record-updater";
 const WATCHDOG: &str = "watchdog-scale-down";
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The function `name` against the story's emulator, with its environment changed
+/// The function `name` as the story's stack deploys it, with its environment changed
 /// by `change` (`None`: the variable removed), its output in a temporary log.
 fn start(story: &Story, name: &str, change: &[(&str, Option<&str>)]) -> Function {
-    let mut spec = story.function_spec(name).timeouts(TIMEOUT, TIMEOUT);
+    let mut spec = story
+        .function_spec(name)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .timeouts(TIMEOUT, TIMEOUT);
     for (key, value) in change {
         spec = spec.set_env(key, *value);
     }
@@ -39,7 +42,7 @@ fn start(story: &Story, name: &str, change: &[(&str, Option<&str>)]) -> Function
 async fn story() -> Story {
     Story::setup(Box::new(|_: &Step| {}))
         .await
-        .expect("create the container's resources")
+        .unwrap_or_else(|e| panic!("deploying template.yaml: {e}"))
 }
 
 /// What a case must be answered with.
@@ -51,7 +54,7 @@ enum Expect {
 }
 
 fn check(function: &Function, case: &str, event: Value, expect: &Expect, story: &Story) {
-    let before = story.emulator.writes();
+    let before = story.emulator().writes();
     let outcome = function.invoke(event);
     match (expect, &outcome) {
         (Expect::Error(text), Outcome::Error(e)) => {
@@ -74,7 +77,7 @@ fn check(function: &Function, case: &str, event: Value, expect: &Expect, story: 
         ),
     }
     assert_eq!(
-        story.emulator.writes(),
+        story.emulator().writes(),
         before,
         "{} / {case}: the emulator saw a write",
         function.name()
@@ -206,7 +209,12 @@ async fn bad_input_is_refused_or_ignored_and_changes_nothing() {
             "terminate without its token",
             {
                 let instance = launch["detail"]["EC2InstanceId"].as_str().unwrap_or("i-0");
-                let mut e = events::terminate_event(GROUP, HOOK, instance, "token");
+                let mut e = events::terminate_event(
+                    &story.names().group,
+                    &story.names().hook,
+                    instance,
+                    "token",
+                );
                 e["detail"]
                     .as_object_mut()
                     .map(|d| d.remove("LifecycleActionToken"));
@@ -348,7 +356,7 @@ async fn bad_configuration_stops_the_start_naming_every_variable() {
             vec!["IDLE_ALARM_NAME", "IDLE_MINUTES"],
         ),
     ];
-    let before = story.emulator.calls();
+    let before = story.emulator().calls();
     for (name, change, named) in cases {
         let (log, init_error) = start_fails(&story, name, &change);
         assert_eq!(
@@ -368,7 +376,7 @@ async fn bad_configuration_stops_the_start_naming_every_variable() {
         }
     }
     assert_eq!(
-        story.emulator.calls(),
+        story.emulator().calls(),
         before,
         "a function that failed to start called AWS"
     );
@@ -377,7 +385,7 @@ async fn bad_configuration_stops_the_start_naming_every_variable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicate_and_out_of_order_asg_events_end_in_the_right_state() {
     let mut story = story().await;
-    let sdk = story.emulator.sdk_config().await;
+    let sdk = story.emulator().sdk_config().await;
     let autoscaling = aws_sdk_autoscaling::Client::new(&sdk);
     let sync = start(&story, SYNC, &[]);
     let dns = start(&story, DNS, &[]);
@@ -396,29 +404,33 @@ async fn duplicate_and_out_of_order_asg_events_end_in_the_right_state() {
     assert_eq!(story.service_desired().await, 1);
     let ip_a = story.record().await;
     assert_ne!(ip_a, "0.0.0.0");
-    assert_eq!(story.emulator.sns_messages().len(), 1, "one 'up' message");
+    assert_eq!(story.emulator().sns_messages().len(), 1, "one 'up' message");
 
     // The group scales in; the terminate arrives twice (at-least-once delivery).
-    cm_core::autoscaling::set_desired_capacity(&autoscaling, GROUP, 0)
+    cm_core::autoscaling::set_desired_capacity(&autoscaling, &story.names().group, 0)
         .await
         .expect("scale in");
-    story
-        .emulator
-        .begin_lifecycle_action(GROUP, HOOK, &a, "token-a");
-    let terminate_a = events::terminate_event(GROUP, HOOK, &a, "token-a");
+    story.emulator().begin_lifecycle_action(
+        &story.names().group,
+        &story.names().hook,
+        &a,
+        "token-a",
+    );
+    let terminate_a =
+        events::terminate_event(&story.names().group, &story.names().hook, &a, "token-a");
     let first = sync.invoke(terminate_a.clone());
     assert_eq!(
         first.response().map(|r| r["drained"].clone()),
         Some(json!(true))
     );
-    assert_eq!(story.emulator.completed_lifecycle_actions(), 1);
+    assert_eq!(story.emulator().completed_lifecycle_actions(), 1);
     let again = sync.invoke(terminate_a.clone());
     assert!(
         again.response().is_some(),
         "a repeated terminate must not fail: {again:?}"
     );
     assert_eq!(
-        story.emulator.completed_lifecycle_actions(),
+        story.emulator().completed_lifecycle_actions(),
         1,
         "the action is completed once"
     );
@@ -430,7 +442,7 @@ async fn duplicate_and_out_of_order_asg_events_end_in_the_right_state() {
 
     // The launch of the instance that is gone arrives late (after its terminate):
     // stale, it changes nothing.
-    let before = story.emulator.writes();
+    let before = story.emulator().writes();
     let late = sync.invoke(launch_a.clone());
     assert_eq!(
         late.response().map(|r| r["event"].clone()),
@@ -441,7 +453,7 @@ async fn duplicate_and_out_of_order_asg_events_end_in_the_right_state() {
         late.response().map(|r| r["event"].clone()),
         Some(json!("ignored"))
     );
-    assert_eq!(story.emulator.writes(), before);
+    assert_eq!(story.emulator().writes(), before);
     assert_eq!(story.service_desired().await, 0);
     assert_eq!(story.record().await, "0.0.0.0");
 
@@ -457,16 +469,19 @@ async fn duplicate_and_out_of_order_asg_events_end_in_the_right_state() {
     assert!(dns.invoke(launch_b.clone()).response().is_some());
     let ip_b = story.record().await;
     assert!(!ip_b.is_empty() && ip_b != "0.0.0.0");
-    story
-        .emulator
-        .begin_lifecycle_action(GROUP, HOOK, &a, "token-a2");
-    let stale = events::terminate_event(GROUP, HOOK, &a, "token-a2");
+    story.emulator().begin_lifecycle_action(
+        &story.names().group,
+        &story.names().hook,
+        &a,
+        "token-a2",
+    );
+    let stale = events::terminate_event(&story.names().group, &story.names().hook, &a, "token-a2");
     let outcome = sync.invoke(stale.clone());
     assert!(outcome.response().is_some(), "{outcome:?}");
     assert!(dns.invoke(stale).response().is_some());
     assert_eq!(story.service_desired().await, 1, "B keeps the service");
     assert_eq!(story.record().await, ip_b, "B keeps the name");
-    assert_eq!(asg::desired(&autoscaling, GROUP).await, 1);
+    assert_eq!(asg::desired(&autoscaling, &story.names().group).await, 1);
 }
 
 fn invoke_with_fault(
@@ -477,10 +492,10 @@ fn invoke_with_fault(
     kind: &str,
     count: u32,
 ) -> (Outcome, u64) {
-    story.emulator.reset_counts();
-    story.emulator.inject_fault(operation, kind, count);
+    story.emulator().reset_counts();
+    story.emulator().inject_fault(operation, kind, count);
     let outcome = function.invoke(event);
-    (outcome, story.emulator.call_count(operation))
+    (outcome, story.emulator().call_count(operation))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -521,11 +536,11 @@ async fn faults_are_retried_then_reported_as_failures() {
     let launch = story.typical_event(DNS).await.expect("a launch");
     let zone = story.zone().to_string();
     let change = format!("route53:POST /2013-04-01/hostedzone/{zone}/rrset");
-    let messages = story.emulator.sns_messages().len();
+    let messages = story.emulator().sns_messages().len();
     let (outcome, calls) = invoke_with_fault(&story, &dns, launch.clone(), &change, "throttle", 10);
     assert!(outcome.error().is_some(), "{outcome:?}");
-    assert_eq!(calls, 3, "{:?}", story.emulator.calls());
-    assert_eq!(story.emulator.sns_messages().len(), messages);
+    assert_eq!(calls, 3, "{:?}", story.emulator().calls());
+    assert_eq!(story.emulator().sns_messages().len(), messages);
 
     // The ECS sync: UpdateService throttled twice, then done.
     let sync = start(&story, SYNC, &[]);

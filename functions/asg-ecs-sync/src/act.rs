@@ -8,10 +8,17 @@ use std::time::Duration;
 use cm_core::Error;
 use tokio::time::Instant;
 
+use std::collections::HashMap;
+
+use aws_lambda_events::cloudformation::{
+    CloudFormationCustomResourceResponse, CloudFormationCustomResourceResponseStatus,
+};
+
 use crate::cloud::{Cloud, Completion};
 use crate::config::Config;
-use crate::decide::{Plan, Reconcile, Release, Terminate};
-use crate::outcome::{Action, EventKind, Outcome};
+use crate::decide::{DeployStep, Plan, Reconcile, Release, Terminate};
+use crate::outcome::{Action, CustomResourceAnswer, EventKind, Outcome};
+use crate::parse::Reply;
 
 /// Time kept back from the invocation's deadline to complete the lifecycle action.
 pub const COMPLETE_MARGIN: Duration = Duration::from_secs(10);
@@ -34,6 +41,7 @@ pub async fn act<C: Cloud>(
             still_running: Vec::new(),
             note: Some(why),
             found: None,
+            custom_resource: None,
         }),
         Plan::StartService { instance_id } => {
             cloud
@@ -47,13 +55,126 @@ pub async fn act<C: Cloud>(
                 still_running: Vec::new(),
                 note: None,
                 found: None,
+                custom_resource: None,
             })
         }
         Plan::Terminate(terminate) => {
             act_terminate(config, cloud, terminate, started, time_left).await
         }
         Plan::Reconcile(reconcile) => act_reconcile(config, cloud, reconcile).await,
+        Plan::Deploy { reply, step } => act_deploy(config, cloud, reply, step).await,
     }
+}
+
+/// CloudFormation keeps at most 4 KiB of an answer: the reason is cut well before.
+const MAX_REASON: usize = 1000;
+
+/// Runs the step, then answers: SUCCESS, or FAILED with the error of the call that
+/// failed. Only a failure to deliver the answer is this invocation's error (Lambda
+/// then retries it, and the pre-signed URL is good for hours).
+async fn act_deploy<C: Cloud>(
+    config: &Config,
+    cloud: &C,
+    reply: Reply,
+    step: DeployStep,
+) -> Result<Outcome, Error> {
+    match step {
+        DeployStep::Converge(reconcile) => {
+            let wanted = reconcile.set_desired;
+            match act_reconcile(config, cloud, reconcile).await {
+                Ok(mut outcome) => {
+                    let desired =
+                        wanted.unwrap_or(outcome.found.as_ref().map_or(0, |f| f.service_desired));
+                    let reason = format!(
+                        "the service {} is at desired count {desired}: {}",
+                        config.service,
+                        match &outcome.instance_id {
+                            Some(id) => format!("{id} is InService"),
+                            None => "no instance is InService".to_string(),
+                        }
+                    );
+                    let data = HashMap::from([("DesiredCount".to_string(), desired.to_string())]);
+                    outcome.custom_resource =
+                        Some(answer(cloud, &reply, true, reason, data).await?);
+                    Ok(outcome)
+                }
+                Err(err) => answer_failed(cloud, &reply, err.to_string()).await,
+            }
+        }
+        DeployStep::Nothing => {
+            let reason =
+                "nothing to undo: the service and the group are the stack's own".to_string();
+            let answered = answer(cloud, &reply, true, reason, HashMap::new()).await?;
+            Ok(answered_only(answered, None))
+        }
+        DeployStep::Refuse(why) => answer_failed(cloud, &reply, why).await,
+    }
+}
+
+/// Answers FAILED with `reason`; nothing else is done.
+pub async fn answer_failed<C: Cloud>(
+    cloud: &C,
+    reply: &Reply,
+    reason: String,
+) -> Result<Outcome, Error> {
+    let answered = answer(cloud, reply, false, reason, HashMap::new()).await?;
+    let note = answered.reason.clone();
+    Ok(answered_only(answered, Some(note)))
+}
+
+fn answered_only(answered: CustomResourceAnswer, note: Option<String>) -> Outcome {
+    Outcome {
+        event: EventKind::Ignored,
+        instance_id: None,
+        actions: Vec::new(),
+        drained: None,
+        still_running: Vec::new(),
+        note,
+        found: None,
+        custom_resource: Some(answered),
+    }
+}
+
+/// PUTs the answer to the request's ResponseURL.
+async fn answer<C: Cloud>(
+    cloud: &C,
+    reply: &Reply,
+    success: bool,
+    reason: String,
+    data: HashMap<String, String>,
+) -> Result<CustomResourceAnswer, Error> {
+    let reason: String = reason.chars().take(MAX_REASON).collect();
+    let mut response = CloudFormationCustomResourceResponse::default();
+    response.status = if success {
+        CloudFormationCustomResourceResponseStatus::Success
+    } else {
+        CloudFormationCustomResourceResponseStatus::Failed
+    };
+    response.reason = Some(reason.clone());
+    response.physical_resource_id = reply.physical_id.clone();
+    response.stack_id = reply.stack_id.clone();
+    response.request_id = reply.request_id.clone();
+    response.logical_resource_id = reply.logical_id.clone();
+    response.no_echo = false;
+    response.data = data;
+    let body = serde_json::to_vec(&response).map_err(|e| Error::Http {
+        operation: format!("the answer to {reply}"),
+        message: e.to_string(),
+    })?;
+    cloud.respond(reply, &body).await?;
+    let status = if success { "SUCCESS" } else { "FAILED" };
+    if success {
+        tracing::info!(request = %reply, reason = %reason, "answered SUCCESS");
+    } else {
+        tracing::warn!(request = %reply, reason = %reason, "answered FAILED");
+    }
+    Ok(CustomResourceAnswer {
+        request_type: reply.request_type.clone(),
+        logical_id: reply.logical_id.clone(),
+        status,
+        physical_id: reply.physical_id.clone(),
+        reason,
+    })
 }
 
 fn update_service(config: &Config, desired_count: i32) -> Action {
@@ -148,6 +269,7 @@ async fn act_terminate<C: Cloud>(
         still_running,
         note: (!notes.is_empty()).then(|| notes.join("; ")),
         found: None,
+        custom_resource: None,
     })
 }
 
@@ -199,6 +321,7 @@ async fn act_reconcile<C: Cloud>(
         still_running: Vec::new(),
         note: (!notes.is_empty()).then(|| notes.join("; ")),
         found: Some(found),
+        custom_resource: None,
     })
 }
 

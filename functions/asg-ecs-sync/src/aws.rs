@@ -1,15 +1,28 @@
-//! [`Cloud`] through the AWS SDK: Auto Scaling and ECS clients, built once at start-up.
+//! [`Cloud`] through the AWS SDK: Auto Scaling and ECS clients, built once at start-up,
+//! and the HTTPS client that answers CloudFormation's custom resource requests.
+
+use std::time::Duration;
 
 use aws_sdk_autoscaling::error::ProvideErrorMetadata;
 use aws_sdk_ecs::types::{ContainerInstanceStatus, DesiredStatus};
+use cm_core::http::{HttpClient, HttpRequest, Method};
 use cm_core::Error;
 
 use crate::cloud::{Cloud, Completion};
+use crate::parse::Reply;
+
+/// How long one PUT of an answer may take.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Tries of the PUT: the answer is what the stack waits for, and S3 may answer 503.
+const ANSWER_TRIES: u32 = 3;
 
 #[derive(Clone, Debug)]
 pub struct AwsCloud {
     autoscaling: aws_sdk_autoscaling::Client,
     ecs: aws_sdk_ecs::Client,
+    /// `Err` holds why the client could not be built (the system's root
+    /// certificates unreadable): then only an answer fails, naming it.
+    http: Result<HttpClient, String>,
 }
 
 impl AwsCloud {
@@ -17,6 +30,7 @@ impl AwsCloud {
         AwsCloud {
             autoscaling: aws_sdk_autoscaling::Client::new(sdk),
             ecs: aws_sdk_ecs::Client::new(sdk),
+            http: HttpClient::new(ANSWER_TIMEOUT).map_err(|e| e.to_string()),
         }
     }
 }
@@ -208,5 +222,46 @@ impl Cloud for AwsCloud {
                 }
             }
         }
+    }
+
+    async fn respond(&self, reply: &Reply, body: &[u8]) -> Result<(), Error> {
+        let operation = || format!("PUT the answer to {reply}");
+        let client = self.http.as_ref().map_err(|why| Error::Http {
+            operation: operation(),
+            message: why.clone(),
+        })?;
+        let mut last = None;
+        for attempt in 1..=ANSWER_TRIES {
+            // A pre-signed S3 PUT: no Content-Type was signed, and none is sent.
+            let sent = client
+                .send(HttpRequest {
+                    method: Method::Put,
+                    url: reply.url.clone(),
+                    headers: Vec::new(),
+                    body: body.to_vec(),
+                })
+                .await;
+            match sent {
+                Ok(answer) if (200..300).contains(&answer.status) => return Ok(()),
+                Ok(answer) => {
+                    let text: String = answer.text().chars().take(300).collect();
+                    last = Some(Error::Http {
+                        operation: operation(),
+                        message: format!("answered HTTP {}: {}", answer.status, text.trim()),
+                    });
+                    if answer.status < 500 {
+                        break;
+                    }
+                }
+                Err(err) => last = Some(err),
+            }
+            if attempt < ANSWER_TRIES {
+                tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::Http {
+            operation: operation(),
+            message: "no attempt was made".to_string(),
+        }))
     }
 }

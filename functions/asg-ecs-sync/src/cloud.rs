@@ -6,6 +6,8 @@ use std::future::Future;
 
 use cm_core::Error;
 
+use crate::parse::Reply;
+
 /// The answer to CompleteLifecycleAction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Completion {
@@ -70,4 +72,9 @@ pub trait Cloud: Sync {
         instance_id: &str,
         token: Option<&str>,
     ) -> impl Future<Output = Result<Completion, Error>> + Send;
+
+    /// PUT of `body` (a custom resource answer, JSON) to the request's pre-signed
+    /// ResponseURL; an error unless the answer was taken (2xx).
+    fn respond(&self, reply: &Reply, body: &[u8])
+        -> impl Future<Output = Result<(), Error>> + Send;
 }

@@ -10,7 +10,7 @@ use cm_core::asg_event::{
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::parse::Input;
+use crate::parse::{Deploy, DeployRequest, Input, Reply};
 
 /// What was read before deciding.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -48,6 +48,20 @@ pub enum Plan {
     Terminate(Terminate),
     /// A scheduled run: what differs from the group, and what to do about it.
     Reconcile(Reconcile),
+    /// A CloudFormation custom resource request: what to do, then the answer.
+    Deploy { reply: Reply, step: DeployStep },
+}
+
+/// What a custom resource request makes the sync do before it answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeployStep {
+    /// Create or Update: the scheduled run's convergence, then SUCCESS (or FAILED
+    /// naming the call that failed).
+    Converge(Reconcile),
+    /// Delete: nothing, then SUCCESS.
+    Nothing,
+    /// Nothing, then FAILED with this reason.
+    Refuse(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +122,14 @@ pub fn decide(config: &Config, input: &Input, observed: &Observed) -> Plan {
     match input {
         Input::Group(event) => follow(&event.signal, observed),
         Input::Reconcile(_) => Plan::Reconcile(reconcile(config, observed)),
+        Input::Deploy(Deploy { reply, request }) => Plan::Deploy {
+            reply: reply.clone(),
+            step: match request {
+                DeployRequest::Converge => DeployStep::Converge(reconcile(config, observed)),
+                DeployRequest::Delete => DeployStep::Nothing,
+                DeployRequest::Refuse(why) => DeployStep::Refuse(why.clone()),
+            },
+        },
     }
 }
 

@@ -19,6 +19,7 @@ use cm_core::fake::{lock, Recorder};
 use cm_core::Error;
 
 use crate::cloud::{Cloud, Completion};
+use crate::parse::Reply;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerInstance {
@@ -63,6 +64,8 @@ struct World {
     pending: BTreeMap<String, LifecycleAction>,
     /// (instance id, result) of each completed action.
     completed: Vec<(String, String)>,
+    /// Every custom resource answer taken: (ResponseURL, the answer's JSON).
+    answers: Vec<(String, serde_json::Value)>,
     next_id: u32,
 }
 
@@ -178,6 +181,7 @@ impl FakeCloud {
                 stop_after_looks: Some(0),
                 pending: BTreeMap::new(),
                 completed: Vec::new(),
+                answers: Vec::new(),
                 next_id: 0,
             }),
         }
@@ -274,6 +278,11 @@ impl FakeCloud {
     /// (instance id, result) of each completed lifecycle action, in order.
     pub fn completed(&self) -> Vec<(String, String)> {
         lock(&self.world).completed.clone()
+    }
+
+    /// Every custom resource answer taken, in order: (ResponseURL, the answer).
+    pub fn answers(&self) -> Vec<(String, serde_json::Value)> {
+        lock(&self.world).answers.clone()
     }
 
     /// The tokens of the lifecycle actions still waiting.
@@ -442,6 +451,25 @@ impl Cloud for FakeCloud {
             .push((instance_id.to_string(), "CONTINUE".to_string()));
         world.terminate(instance_id);
         Ok(Completion::Completed)
+    }
+
+    async fn respond(&self, reply: &Reply, body: &[u8]) -> Result<(), Error> {
+        let answer: serde_json::Value = serde_json::from_slice(body).map_err(|e| Error::Http {
+            operation: format!("PUT the answer to {reply}"),
+            message: format!("the answer is not JSON: {e}"),
+        })?;
+        let call = format!(
+            "RespondToCloudFormation {} {} {}",
+            reply.logical_id,
+            reply.request_type,
+            answer["Status"].as_str().unwrap_or_default()
+        );
+        self.recorder.call(&call).map_err(|e| Error::Http {
+            operation: format!("PUT the answer to {reply}"),
+            message: e.to_string(),
+        })?;
+        lock(&self.world).answers.push((reply.url.clone(), answer));
+        Ok(())
     }
 }
 

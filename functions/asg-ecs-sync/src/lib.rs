@@ -9,6 +9,12 @@
 //! (start the service, ignore, stop / drain, or what a scheduled run finds missing;
 //! pure) -> [`act`] (UpdateService or DRAINING, the bounded drain poll, then
 //! CompleteLifecycleAction; a scheduled run never waits) -> [`Outcome`].
+//!
+//! A CloudFormation custom resource request (the stack's `ServiceReconcile`, created
+//! or updated at the end of every deploy that touches the service) runs the scheduled
+//! run's convergence on Create and Update, nothing on Delete, and is always answered
+//! at its ResponseURL: SUCCESS, or FAILED naming what failed, so a deploy never waits
+//! out CloudFormation's hour for an answer.
 
 pub mod act;
 pub mod aws;
@@ -29,13 +35,13 @@ pub use act::COMPLETE_MARGIN;
 pub use aws::AwsCloud;
 pub use cloud::{Cloud, Completion};
 pub use config::Config;
-pub use decide::{Found, Leaving, Observed, Plan};
+pub use decide::{DeployStep, Found, Leaving, Observed, Plan};
 pub use fake::FakeCloud;
-pub use outcome::{Action, EventKind, Outcome};
-pub use parse::{Input, Schedule};
+pub use outcome::{Action, CustomResourceAnswer, EventKind, Outcome};
+pub use parse::{Deploy, DeployRequest, Input, Reply, Schedule};
 
-/// Handles one ASG event or scheduled run. `time_left` is the invocation's remaining
-/// time.
+/// Handles one ASG event, scheduled run or CloudFormation custom resource request.
+/// `time_left` is the invocation's remaining time.
 pub async fn handle<C: Cloud>(
     config: &Config,
     cloud: &C,
@@ -44,7 +50,16 @@ pub async fn handle<C: Cloud>(
 ) -> Result<Outcome, cm_core::Error> {
     let started = Instant::now();
     let input = parse::parse(event, config)?;
-    let observed = observe(config, cloud, &input).await?;
+    let observed = match observe(config, cloud, &input).await {
+        Ok(observed) => observed,
+        // CloudFormation waits for an answer: a failed read is answered FAILED.
+        Err(err) => match input {
+            Input::Deploy(deploy) => {
+                return act::answer_failed(cloud, &deploy.reply, err.to_string()).await;
+            }
+            _ => return Err(err),
+        },
+    };
     let plan = decide::decide(config, &input, &observed);
     let outcome = act::act(
         config,
@@ -60,6 +75,7 @@ pub async fn handle<C: Cloud>(
             EventKind::Launch => "the service follows the launch",
             EventKind::Terminate => "terminate handled",
             EventKind::Ignored => "ignored",
+            _ if outcome.custom_resource.is_some() => "custom resource request answered",
             EventKind::Reconcile if outcome.actions.is_empty() => "scheduled run: nothing to fix",
             EventKind::Reconcile => "scheduled run: the service follows the group",
         }
@@ -97,7 +113,10 @@ async fn observe<C: Cloud>(
                 })
             }
         },
-        Input::Reconcile(_) => {
+        Input::Deploy(deploy) if deploy.request != parse::DeployRequest::Converge => {
+            Ok(Observed::default())
+        }
+        Input::Reconcile(_) | Input::Deploy(_) => {
             let (instances, service_desired) = tokio::join!(
                 cloud.group_instances(&config.asg_name),
                 cloud.desired_count(&config.cluster, &config.service)

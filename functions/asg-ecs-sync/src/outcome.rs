@@ -56,6 +56,21 @@ pub struct Outcome {
     /// What a scheduled run found before it acted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub found: Option<Found>,
+    /// For a CloudFormation custom resource request: the answer PUT to its ResponseURL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom_resource: Option<CustomResourceAnswer>,
+}
+
+/// The answer given to a CloudFormation custom resource request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CustomResourceAnswer {
+    /// `Create`, `Update` or `Delete`.
+    pub request_type: String,
+    pub logical_id: String,
+    /// `SUCCESS` or `FAILED`.
+    pub status: &'static str,
+    pub physical_id: String,
+    pub reason: String,
 }
 
 #[cfg(test)]
@@ -86,6 +101,7 @@ mod tests {
             still_running: vec!["arn:task/1".into()],
             note: Some("n".into()),
             found: None,
+            custom_resource: None,
         };
         assert_eq!(
             serde_json::to_value(&terminate).unwrap(),
@@ -114,6 +130,7 @@ mod tests {
             still_running: Vec::new(),
             note: None,
             found: None,
+            custom_resource: None,
         };
         assert_eq!(
             serde_json::to_value(&ignored).unwrap(),
@@ -147,6 +164,7 @@ mod tests {
                 instances: [("i-1".to_string(), "Terminating:Wait".to_string())].into(),
                 service_desired: 1,
             }),
+            custom_resource: None,
         };
         assert_eq!(
             serde_json::to_value(&run).unwrap(),

@@ -2,8 +2,11 @@
 //! read and checked by [`cm_core::asg_event::parse`] (source, detail-type, this group,
 //! every field the sync needs), or a tick of the sync's EventBridge schedule
 //! (`"source": "aws.events"`, `"detail-type": "Scheduled Event"`), which asks for a
-//! scheduled run: converge on the group as it is.
+//! scheduled run: converge on the group as it is; or a CloudFormation custom resource
+//! request (the stack's `ServiceReconcile`, sent at the end of every deploy that
+//! creates or updates the service), read with `aws_lambda_events`' CloudFormation types.
 
+use aws_lambda_events::cloudformation::CloudFormationCustomResourceRequest;
 use cm_core::asg_event::{self, AsgEvent, GroupOrSchedule};
 use cm_core::Error;
 use serde_json::Value;
@@ -21,14 +24,160 @@ pub enum Input {
     /// A scheduled run: the service and the pending lifecycle actions follow the
     /// group as it is, whatever events were missed.
     Reconcile(Schedule),
+    /// A CloudFormation custom resource request: answered at its ResponseURL, always.
+    Deploy(Deploy),
 }
 
-/// Reads `event`; an [`Error::InvalidEvent`] names what was wrong.
+/// A custom resource request, read far enough to answer it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deploy {
+    pub reply: Reply,
+    pub request: DeployRequest,
+}
+
+/// Where the answer goes and what it names (CloudFormation matches it to the request
+/// by these ids).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The pre-signed URL the answer is PUT to. It carries a signature: never logged.
+    pub url: String,
+    /// `Create`, `Update`, `Delete`, or what the request said if it was none of those.
+    pub request_type: String,
+    pub stack_id: String,
+    pub request_id: String,
+    pub logical_id: String,
+    /// The id the answer gives the resource: the request's own on Update and Delete
+    /// (a changed id would make CloudFormation replace it and send a Delete), else
+    /// `<cluster>/<service>`.
+    pub physical_id: String,
+}
+
+impl std::fmt::Display for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} of {} in {}",
+            self.request_type, self.logical_id, self.stack_id
+        )
+    }
+}
+
+/// What the request asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeployRequest {
+    /// Create or Update: the service follows the group, as a scheduled run makes it.
+    Converge,
+    /// Delete: nothing to undo, and a delete is never blocked.
+    Delete,
+    /// The request cannot be served (unreadable, or its properties name another
+    /// service or group): answered FAILED with this reason, nothing changed.
+    Refuse(String),
+}
+
+/// Reads `event`; an [`Error::InvalidEvent`] names what was wrong. An event with a
+/// `ResponseURL` is a custom resource request: it is never an error (unless the URL
+/// itself is unusable), so that CloudFormation always gets an answer.
 pub fn parse(event: &Value, config: &Config) -> Result<Input, Error> {
+    if event.get("ResponseURL").is_some() {
+        return custom_resource(event, config).map(Input::Deploy);
+    }
     match asg_event::parse_or_schedule(event, &config.asg_name)? {
         GroupOrSchedule::Group(event) => Ok(Input::Group(event)),
         GroupOrSchedule::Schedule(tick) => Ok(Input::Reconcile(tick)),
     }
+}
+
+/// The properties a `ServiceReconcile` must carry, each equal to this function's
+/// configuration: a request meant for another service is refused, not obeyed.
+const EXPECTED: [(&str, &str); 3] = [
+    ("Cluster", "ECS_CLUSTER_NAME"),
+    ("ServiceName", "ECS_SERVICE_NAME"),
+    ("AutoScalingGroupName", "ASG_NAME"),
+];
+
+fn custom_resource(event: &Value, config: &Config) -> Result<Deploy, Error> {
+    let url = match event["ResponseURL"].as_str() {
+        Some(url) if url.starts_with("https://") || url.starts_with("http://") => url,
+        _ => {
+            return Err(Error::invalid_event(
+                "ResponseURL is not an http(s) URL: a custom resource request without \
+                 anywhere to answer",
+            ))
+        }
+    };
+    let text = |key: &str| event[key].as_str().unwrap_or_default().to_string();
+    let reply = Reply {
+        url: url.to_string(),
+        // Only echoed in the outcome and the reason: bounded.
+        request_type: text("RequestType").chars().take(32).collect(),
+        stack_id: text("StackId"),
+        request_id: text("RequestId"),
+        logical_id: text("LogicalResourceId"),
+        physical_id: match event["PhysicalResourceId"].as_str() {
+            Some(id) if !id.is_empty() => id.to_string(),
+            _ => format!("{}/{}", config.cluster, config.service),
+        },
+    };
+    let parsed: Result<CloudFormationCustomResourceRequest, _> =
+        serde_json::from_value(event.clone());
+    let (properties, request) = match parsed {
+        Ok(CloudFormationCustomResourceRequest::Create(create)) => {
+            (create.resource_properties, DeployRequest::Converge)
+        }
+        Ok(CloudFormationCustomResourceRequest::Update(update)) => {
+            (update.resource_properties, DeployRequest::Converge)
+        }
+        Ok(CloudFormationCustomResourceRequest::Delete(_)) => {
+            return Ok(Deploy {
+                reply,
+                request: DeployRequest::Delete,
+            })
+        }
+        Ok(_) => (Value::Null, DeployRequest::Refuse(unknown(&reply))),
+        Err(err) => (
+            Value::Null,
+            DeployRequest::Refuse(format!(
+                "not a CloudFormation custom resource request: {err}"
+            )),
+        ),
+    };
+    let request = match request {
+        DeployRequest::Converge => match mismatch(&properties, config) {
+            Some(why) => DeployRequest::Refuse(why),
+            None => DeployRequest::Converge,
+        },
+        other => other,
+    };
+    Ok(Deploy { reply, request })
+}
+
+fn unknown(reply: &Reply) -> String {
+    format!(
+        "RequestType {:?} is none of Create, Update, Delete",
+        reply.request_type
+    )
+}
+
+/// Why the properties do not name this function's service, if they do not.
+fn mismatch(properties: &Value, config: &Config) -> Option<String> {
+    for (property, variable) in EXPECTED {
+        let configured = match variable {
+            "ECS_CLUSTER_NAME" => &config.cluster,
+            "ECS_SERVICE_NAME" => &config.service,
+            _ => &config.asg_name,
+        };
+        match properties[property].as_str() {
+            None => return Some(format!("ResourceProperties.{property} is missing")),
+            Some(given) if given != configured => {
+                return Some(format!(
+                    "ResourceProperties.{property} is {given:?}, but this function's \
+                     {variable} is {configured:?}"
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    None
 }
 
 #[cfg(test)]

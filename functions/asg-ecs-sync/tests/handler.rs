@@ -121,6 +121,7 @@ async fn a_launch_sets_the_service_to_one_and_a_task_is_placed() {
                 still_running: Vec::new(),
                 note: None,
                 found: None,
+                custom_resource: None,
             },
             "{name}"
         );
@@ -210,6 +211,7 @@ async fn a_terminate_stops_the_service_waits_for_the_drain_then_completes() {
             still_running: Vec::new(),
             note: None,
             found: None,
+            custom_resource: None,
         }
     );
     assert_eq!(fake.service_desired(), 0);
@@ -693,6 +695,7 @@ async fn a_missed_launch_is_healed_by_one_scheduled_run() {
             still_running: Vec::new(),
             note: None,
             found: found(&[(INSTANCE, "InService")], 0),
+            custom_resource: None,
         }
     );
     assert_eq!(fake.service_desired(), 1);
@@ -998,4 +1001,236 @@ async fn other_events_of_aws_events_are_refused_before_any_call() {
         "{err}"
     );
     assert!(fake.recorder.calls().is_empty());
+}
+
+// ------------------------------------- CloudFormation's custom resource (deploys)
+
+/// The stable physical id of the stack's `ServiceReconcile`.
+const PHYSICAL_ID: &str = "cm-cluster-dev-mc/cm-service-dev-mc";
+
+/// The sample request `events/asg-ecs-sync/service-reconcile-<kind>.json`.
+fn request(kind: &str) -> Value {
+    cm_testkit::events::sample(&format!("asg-ecs-sync/service-reconcile-{kind}.json"))
+}
+
+/// The one answer the fake took, checked against `request`: PUT to its ResponseURL,
+/// naming its stack, request and logical resource.
+fn the_answer(fake: &FakeCloud, request: &Value) -> Value {
+    let answers = fake.answers();
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    let (url, answer) = answers.into_iter().next().unwrap();
+    assert_eq!(Some(url.as_str()), request["ResponseURL"].as_str());
+    for key in ["StackId", "RequestId", "LogicalResourceId"] {
+        assert_eq!(answer[key], request[key], "{key} in {answer}");
+    }
+    answer
+}
+
+#[tokio::test]
+async fn a_create_with_no_instance_leaves_the_service_at_0_and_answers_success() {
+    let fake = FakeCloud::new(GROUP, CLUSTER, SERVICE);
+    let create = request("create");
+    let outcome = run(&fake, &create).await.expect("answered");
+    assert!(outcome.actions.is_empty(), "{outcome:?}");
+    assert_eq!(fake.service_desired(), 0);
+    assert_eq!(
+        fake.recorder.writes(),
+        ["RespondToCloudFormation ServiceReconcile Create SUCCESS"]
+    );
+    let answer = the_answer(&fake, &create);
+    assert_eq!(answer["Status"], "SUCCESS");
+    assert_eq!(answer["PhysicalResourceId"], PHYSICAL_ID);
+    assert_eq!(answer["Data"], json!({"DesiredCount": "0"}));
+    let answered = outcome.custom_resource.expect("the answer in the outcome");
+    assert_eq!(
+        (answered.request_type.as_str(), answered.status),
+        ("Create", "SUCCESS")
+    );
+}
+
+#[tokio::test]
+async fn an_update_that_set_the_service_to_0_while_an_instance_serves_puts_it_back_to_1() {
+    // CloudFormation just updated the service to the new task definition with the
+    // template's DesiredCount 0: its task is stopping while the instance bills.
+    let (fake, _, _) = serving();
+    fake.scale_service(0);
+    let update = request("update");
+    let outcome = run(&fake, &update).await.expect("answered");
+    assert_eq!(outcome.event, EventKind::Reconcile);
+    assert_eq!(outcome.actions, vec![update_service(1)]);
+    assert_eq!(fake.service_desired(), 1);
+    assert_eq!(fake.live_tasks().len(), 1);
+    let answer = the_answer(&fake, &update);
+    assert_eq!(answer["Status"], "SUCCESS");
+    assert_eq!(answer["PhysicalResourceId"], update["PhysicalResourceId"]);
+    assert_eq!(answer["Data"], json!({"DesiredCount": "1"}));
+    assert!(
+        answer["Reason"]
+            .as_str()
+            .is_some_and(|r| r.contains(INSTANCE)),
+        "{answer}"
+    );
+    // The UpdateService came before the answer: the stack completes with it done.
+    let calls = fake.recorder.writes();
+    assert_eq!(
+        calls,
+        [
+            format!("UpdateService {CLUSTER}/{SERVICE} desiredCount=1"),
+            "RespondToCloudFormation ServiceReconcile Update SUCCESS".to_string()
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_update_with_no_instance_leaves_the_service_at_0() {
+    let fake = FakeCloud::new(GROUP, CLUSTER, SERVICE);
+    let update = request("update");
+    let outcome = run(&fake, &update).await.expect("answered");
+    assert!(outcome.actions.is_empty());
+    assert_eq!(fake.service_desired(), 0);
+    assert_eq!(the_answer(&fake, &update)["Status"], "SUCCESS");
+}
+
+#[tokio::test]
+async fn a_delete_changes_nothing_and_answers_success_with_the_same_id() {
+    let (fake, _, _) = serving();
+    let delete = request("delete");
+    run(&fake, &delete).await.expect("answered");
+    assert_eq!(
+        fake.recorder.calls(),
+        ["RespondToCloudFormation ServiceReconcile Delete SUCCESS"]
+    );
+    assert_eq!(fake.service_desired(), 1);
+    let answer = the_answer(&fake, &delete);
+    assert_eq!(answer["Status"], "SUCCESS");
+    assert_eq!(answer["PhysicalResourceId"], PHYSICAL_ID);
+}
+
+#[tokio::test]
+async fn a_failed_call_is_answered_failed_naming_it() {
+    for (operation, names) in [
+        (
+            "UpdateService",
+            format!("UpdateService {CLUSTER}/{SERVICE} desiredCount=1"),
+        ),
+        (
+            "DescribeAutoScalingGroups",
+            format!("DescribeAutoScalingGroups {GROUP}"),
+        ),
+    ] {
+        let (fake, _, _) = serving();
+        fake.scale_service(0);
+        fake.recorder.fail(operation, 1);
+        let update = request("update");
+        let outcome = run(&fake, &update).await.expect("answered, not an error");
+        let answer = the_answer(&fake, &update);
+        assert_eq!(answer["Status"], "FAILED", "{operation}");
+        let reason = answer["Reason"].as_str().unwrap_or_default();
+        assert!(reason.starts_with(&names), "{operation}: {reason}");
+        assert_eq!(answer["PhysicalResourceId"], PHYSICAL_ID);
+        assert_eq!(
+            outcome.custom_resource.map(|a| a.status),
+            Some("FAILED"),
+            "{operation}"
+        );
+        assert_eq!(fake.service_desired(), 0, "{operation}");
+    }
+}
+
+#[tokio::test]
+async fn a_request_for_another_service_or_an_unreadable_one_is_answered_failed_and_changes_nothing()
+{
+    let mut other_service = request("update");
+    other_service["ResourceProperties"]["ServiceName"] = "cm-service-prod-mc".into();
+    let mut no_group = request("create");
+    no_group["ResourceProperties"]
+        .as_object_mut()
+        .unwrap()
+        .remove("AutoScalingGroupName");
+    let mut unknown_type = request("update");
+    unknown_type["RequestType"] = "Upgrade".into();
+    let mut no_stack = request("create");
+    no_stack.as_object_mut().unwrap().remove("StackId");
+    for (case, event, says) in [
+        (
+            "another service",
+            other_service,
+            "ResourceProperties.ServiceName is \"cm-service-prod-mc\", but this function's \
+             ECS_SERVICE_NAME is \"cm-service-dev-mc\"",
+        ),
+        (
+            "no group",
+            no_group,
+            "ResourceProperties.AutoScalingGroupName is missing",
+        ),
+        (
+            "unknown request type",
+            unknown_type,
+            "not a CloudFormation custom resource request",
+        ),
+        (
+            "no stack id",
+            no_stack,
+            "not a CloudFormation custom resource request",
+        ),
+    ] {
+        let (fake, _, _) = serving();
+        fake.scale_service(0);
+        run(&fake, &event).await.expect("answered");
+        let answers = fake.answers();
+        assert_eq!(answers.len(), 1, "{case}");
+        let answer = &answers[0].1;
+        assert_eq!(answer["Status"], "FAILED", "{case}");
+        assert!(
+            answer["Reason"].as_str().is_some_and(|r| r.contains(says)),
+            "{case}: {answer}"
+        );
+        assert_eq!(
+            fake.recorder.calls().len(),
+            1,
+            "{case}: {:?}",
+            fake.recorder.calls()
+        );
+        assert_eq!(fake.service_desired(), 0, "{case}");
+    }
+}
+
+#[tokio::test]
+async fn an_answer_that_cannot_be_delivered_fails_the_invocation_for_lambdas_retry() {
+    let (fake, _, _) = serving();
+    fake.scale_service(0);
+    fake.recorder.fail("RespondToCloudFormation", 1);
+    let err = run(&fake, &request("update"))
+        .await
+        .expect_err("undelivered");
+    assert_eq!(err.kind(), "HttpError");
+    assert!(
+        err.to_string()
+            .starts_with("PUT the answer to Update of ServiceReconcile"),
+        "{err}"
+    );
+    // The retry converges again (nothing left to do) and answers.
+    let outcome = run(&fake, &request("update")).await.expect("answered");
+    assert!(outcome.actions.is_empty());
+    assert_eq!(fake.answers().len(), 1);
+    assert_eq!(fake.service_desired(), 1);
+}
+
+#[tokio::test]
+async fn a_request_without_a_usable_response_url_is_refused_before_any_call() {
+    let (fake, _, _) = serving();
+    let mut event = request("create");
+    event["ResponseURL"] = "file:///etc/passwd".into();
+    let err = run(&fake, &event).await.expect_err("refused");
+    assert_eq!(err.kind(), "InvalidEvent");
+    assert!(err.to_string().contains("ResponseURL"), "{err}");
+    assert!(fake.recorder.calls().is_empty());
+}
+
+#[tokio::test]
+async fn the_answer_never_carries_the_signed_url_into_the_outcome() {
+    let fake = FakeCloud::new(GROUP, CLUSTER, SERVICE);
+    let outcome = run(&fake, &request("create")).await.expect("answered");
+    let text = serde_json::to_string(&outcome).unwrap();
+    assert!(!text.contains("X-Amz-Signature"), "{text}");
 }

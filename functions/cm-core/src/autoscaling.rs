@@ -14,36 +14,45 @@ pub struct GroupState {
 
 /// DescribeAutoScalingGroups for one group; an error if it does not exist.
 pub async fn describe_group(client: &Client, asg: &str) -> Result<GroupState, Error> {
-    let operation = || format!("DescribeAutoScalingGroups {asg}");
+    describe_group_if_exists(client, asg)
+        .await?
+        .ok_or_else(|| Error::Aws {
+            operation: format!("DescribeAutoScalingGroups {asg}"),
+            message: "no such Auto Scaling group".into(),
+        })
+}
+
+/// DescribeAutoScalingGroups for one group; `None` if there is no such group (AWS
+/// answers an empty list, e.g. once a deleted stack's group is gone).
+pub async fn describe_group_if_exists(
+    client: &Client,
+    asg: &str,
+) -> Result<Option<GroupState>, Error> {
     let out = client
         .describe_auto_scaling_groups()
         .auto_scaling_group_names(asg)
         .send()
         .await
-        .map_err(|e| Error::aws(operation(), e))?;
-    let group = out
+        .map_err(|e| Error::aws(format!("DescribeAutoScalingGroups {asg}"), e))?;
+    Ok(out
         .auto_scaling_groups()
         .iter()
         .find(|g| g.auto_scaling_group_name() == Some(asg))
-        .ok_or_else(|| Error::Aws {
-            operation: operation(),
-            message: "no such Auto Scaling group".into(),
-        })?;
-    Ok(GroupState {
-        desired_capacity: group.desired_capacity().unwrap_or_default(),
-        instances: group
-            .instances()
-            .iter()
-            .map(|i| {
-                (
-                    i.instance_id().unwrap_or_default().to_string(),
-                    i.lifecycle_state()
-                        .map(|s| s.as_str().to_string())
-                        .unwrap_or_default(),
-                )
-            })
-            .collect(),
-    })
+        .map(|group| GroupState {
+            desired_capacity: group.desired_capacity().unwrap_or_default(),
+            instances: group
+                .instances()
+                .iter()
+                .map(|i| {
+                    (
+                        i.instance_id().unwrap_or_default().to_string(),
+                        i.lifecycle_state()
+                            .map(|s| s.as_str().to_string())
+                            .unwrap_or_default(),
+                    )
+                })
+                .collect(),
+        }))
 }
 
 /// UpdateAutoScalingGroup with a new desired capacity.

@@ -15,8 +15,9 @@ pub enum Error {
     /// An AWS call failed (after the SDK's retries).
     #[error("{operation} failed: {message}")]
     Aws { operation: String, message: String },
-    /// A request to a plain URL (a webhook, a CloudFormation response) got no HTTP
-    /// answer: connection, TLS or timeout. The message names the method and host only.
+    /// A request to a plain URL (a webhook, a CloudFormation response) failed: no HTTP
+    /// answer (connection, TLS, timeout), or answers the caller gave up on (a webhook
+    /// still refusing after its retries). The message never quotes the URL.
     #[error("{operation} failed: {message}")]
     Http { operation: String, message: String },
 }

@@ -74,9 +74,30 @@ where
     F: Fn(Arc<C>, Arc<A>, LambdaEvent<Value>) -> Fut,
     Fut: Future<Output = Result<T, Error>> + Send,
 {
+    try_run(read, |sdk, config| Ok(build(sdk, config)), handler).await
+}
+
+/// [`run`] for clients whose set-up can fail (e.g. an HTTPS client that loads the
+/// system's root certificates): a failure is the init error, as a bad variable is.
+pub async fn try_run<C, A, T, F, Fut>(
+    read: impl FnOnce(Env<'static>) -> Result<C, ConfigError>,
+    build: impl FnOnce(&aws_config::SdkConfig, &C) -> Result<A, Error>,
+    handler: F,
+) -> Result<(), lambda_runtime::Error>
+where
+    C: Send + Sync + 'static,
+    A: Send + Sync + 'static,
+    T: Serialize,
+    F: Fn(Arc<C>, Arc<A>, LambdaEvent<Value>) -> Fut,
+    Fut: Future<Output = Result<T, Error>> + Send,
+{
     let config = start(read)?;
     let sdk = crate::aws::load_sdk_config().await;
-    let clients = build(&sdk, &config);
+    let clients = build(&sdk, &config).map_err(|err| {
+        tracing::error!(error = %err, "the function's clients could not be set up");
+        report_init_error(&err);
+        err
+    })?;
     // Boxed: the handler's futures (the SDK's) nested inside `main`'s would
     // otherwise go past the compiler's depth limit for laying it out.
     Box::pin(serve(config, clients, handler)).await

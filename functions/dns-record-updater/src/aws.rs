@@ -106,10 +106,12 @@ impl Cloud for AwsCloud {
             .collect())
     }
 
-    async fn group_instances(&self, asg: &str) -> Result<Vec<(String, String)>, Error> {
-        Ok(cm_core::autoscaling::describe_group(&self.autoscaling, asg)
-            .await?
-            .instances)
+    async fn group_instances(&self, asg: &str) -> Result<Option<Vec<(String, String)>>, Error> {
+        Ok(
+            cm_core::autoscaling::describe_group_if_exists(&self.autoscaling, asg)
+                .await?
+                .map(|group| group.instances),
+        )
     }
 
     async fn change_records(&self, zone: &str, changes: &[Change]) -> Result<(), Error> {

@@ -22,11 +22,12 @@ pub trait Cloud: Sync {
         name: &str,
     ) -> impl Future<Output = Result<Vec<RecordSet>, Error>> + Send;
 
-    /// DescribeAutoScalingGroups: the group's (instance id, lifecycle state) pairs.
+    /// DescribeAutoScalingGroups: the group's (instance id, lifecycle state) pairs;
+    /// `None` if there is no such group.
     fn group_instances(
         &self,
         asg: &str,
-    ) -> impl Future<Output = Result<Vec<(String, String)>, Error>> + Send;
+    ) -> impl Future<Output = Result<Option<Vec<(String, String)>>, Error>> + Send;
 
     /// ChangeResourceRecordSets: applies the changes in one atomic batch.
     fn change_records(

@@ -68,10 +68,11 @@ async fn observe<C: Cloud>(
                 cloud.current_records(&config.hosted_zone_id, &config.domain_name),
                 cloud.group_instances(&config.asg_name),
             )?;
+            // No group any more: the instance is in none, the launch is stale.
             Ok(Observed {
                 addresses,
                 records,
-                group,
+                group: group.unwrap_or_default(),
                 ..Observed::default()
             })
         }
@@ -80,9 +81,11 @@ async fn observe<C: Cloud>(
                 cloud.current_records(&config.hosted_zone_id, &config.domain_name),
                 cloud.group_instances(&config.asg_name),
             )?;
+            // A group already gone (its stack is being deleted, and the event came
+            // late or again) serves nothing: the name goes to the unavailable IP.
             Ok(Observed {
                 records,
-                group,
+                group: group.unwrap_or_default(),
                 ..Observed::default()
             })
         }
@@ -91,6 +94,12 @@ async fn observe<C: Cloud>(
                 cloud.current_records(&config.hosted_zone_id, &config.domain_name),
                 cloud.group_instances(&config.asg_name),
             )?;
+            // A scheduled run without its group is misconfigured (or its stack is
+            // going): it changes nothing rather than guess.
+            let group = group.ok_or_else(|| cm_core::Error::Aws {
+                operation: format!("DescribeAutoScalingGroups {}", config.asg_name),
+                message: "no such Auto Scaling group".to_string(),
+            })?;
             // The addresses of each InService instance (one; two while one
             // replaces another).
             let mut serving = Vec::new();

@@ -803,3 +803,35 @@ async fn other_events_of_aws_events_are_refused_before_any_call() {
     );
     assert!(cloud.recorder.calls().is_empty());
 }
+
+#[tokio::test]
+async fn a_terminate_after_the_group_is_gone_still_points_the_name_at_the_unavailable_ip() {
+    // A stack delete: the group goes once its instance's terminate hook is done, and
+    // the terminate event may reach the updater after that.
+    let cloud = cloud();
+    run(&cloud, &launch(A)).await.expect("launch");
+    cloud.terminate_instance(A);
+    cloud.delete_group();
+    let outcome = run(&cloud, &terminate(A)).await.expect("terminate");
+    assert_eq!(outcome.event, Event::Terminate);
+    assert_eq!(record(&cloud, RecordType::A).as_deref(), Some("0.0.0.0"));
+}
+
+#[tokio::test]
+async fn a_scheduled_run_without_its_group_is_an_error_and_writes_nothing() {
+    let cloud = cloud();
+    run(&cloud, &launch(A)).await.expect("launch");
+    cloud.delete_group();
+    cloud.recorder.clear();
+    let err = run(&cloud, &tick()).await.expect_err("no group");
+    assert!(
+        err.to_string().contains("no such Auto Scaling group"),
+        "{err}"
+    );
+    assert!(
+        cloud.recorder.writes().is_empty(),
+        "{:?}",
+        cloud.recorder.writes()
+    );
+    assert_eq!(record(&cloud, RecordType::A).as_deref(), Some(IP_A));
+}

@@ -1,5 +1,6 @@
-//! The offline demo: Container Manager's whole lifecycle on the local AWS emulator,
-//! each function as its real binary behind a Lambda Runtime API server (see
+//! The offline demo: Container Manager's whole lifecycle on template.yaml deployed
+//! into the local AWS emulator's CloudFormation, each function as its real binary
+//! behind a Lambda Runtime API server with its deployed configuration (see
 //! `cm_testkit::story`). Prints a timeline and a summary; exits non-zero if any
 //! step's effect is missing.
 //!
@@ -22,13 +23,14 @@ fn print_step(step: &Step) {
 #[tokio::main]
 async fn main() {
     println!(
-        "Container Manager demo: container {CONTAINER:?} at {DOMAIN}, on the local AWS emulator"
+        "Container Manager demo: container {CONTAINER:?} at {DOMAIN}, template.yaml deployed \
+         on the local AWS emulator"
     );
     println!("functions: {}\n", functions_dir().display());
     let story = match Story::setup(Box::new(print_step)).await {
         Ok(story) => story,
         Err(e) => {
-            eprintln!("creating the container's resources failed: {e}");
+            eprintln!("deploying template.yaml into the emulator failed: {e}");
             std::process::exit(1);
         }
     };
@@ -50,7 +52,10 @@ async fn main() {
             .map(|s| s.elapsed.as_secs_f64())
             .unwrap_or(0.0)
     );
-    println!("AWS calls seen by the emulator: {}", calls.join(", "));
+    println!(
+        "AWS calls seen by the emulator after the deploy: {}",
+        calls.join(", ")
+    );
     println!("function logs: {}", report.log_dir.display());
     if !failures.is_empty() {
         for f in failures {
