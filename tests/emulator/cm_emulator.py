@@ -20,6 +20,9 @@ one WSGI middleware that bridges what moto lacks and lets tests look inside:
    CloudFormation lacks, each listed once in ``CFN_BRIDGES`` with why the bridge is
    faithful, installed into moto by ``install_cfn_bridges``; what they made is listed
    by ``GET /_cm/bridged``. ``cm_stack.py`` deploys a template as ``sam deploy`` does.
+4. SNS messages to a Lambda subscription are kept (``GET /_cm/sns-messages``), not
+   delivered: moto would run the function in Docker; the tests deliver them to the
+   function's real binary themselves, as they deliver EventBridge's events.
 
 Harness endpoints (JSON):
 - ``GET /_cm/calls``: how many calls each ``service:Operation`` received.
@@ -437,6 +440,13 @@ CFN_BRIDGES: dict[str, str] = {
         "PutFunctionEventInvokeConfig (which bounds MaximumRetryAttempts and checks the "
         "destination ARNs), on the function and qualifier the resource names."
     ),
+    "AWS::Lambda::Url": (
+        "moto has no model of the type. The function URL is made with moto's "
+        "CreateFunctionUrlConfig on the function TargetFunctionArn names (AuthType, Cors, "
+        "InvokeMode); Fn::GetAtt FunctionUrl and FunctionArn answer its URL (with the "
+        "trailing slash AWS gives it) and the function's ARN. Nothing listens at the URL: "
+        "the test kit serves a function URL itself (cm_testkit::function_url)."
+    ),
     "AWS::SNS::Subscription": (
         "moto has no model of the type. The subscription is made with moto's Subscribe "
         "(topic, protocol, endpoint); Ref is the subscription ARN."
@@ -807,6 +817,27 @@ def _delete_subscription_filter(account: str, region: str, name: str, props: dic
     group = logs_backends[account][region].groups.get(props["LogGroupName"])
     if group is not None and name in group.subscription_filters:  # else it went with its group
         group.delete_subscription_filter(name)
+
+
+def _create_function_url(name: str, props: dict[str, Any], account: str, region: str,
+                         kwargs: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    from moto.awslambda.utils import get_backend
+
+    config = {k: props[k] for k in ("AuthType", "Cors", "InvokeMode") if k in props}
+    url = get_backend(account, region).create_function_url_config(props["TargetFunctionArn"], config)
+    arn = url.function.function_arn
+    # CloudFormation's FunctionUrl ends with a slash; the API's does too in AWS.
+    return arn, {"FunctionUrl": url.url.rstrip("/") + "/", "FunctionArn": arn}
+
+
+def _delete_function_url(account: str, region: str, name: str, props: dict[str, Any]) -> None:
+    from moto.awslambda.exceptions import UnknownFunctionException
+    from moto.awslambda.utils import get_backend
+
+    try:
+        get_backend(account, region).delete_function_url_config(props["TargetFunctionArn"])
+    except (UnknownFunctionException, KeyError, AttributeError):  # it went with its function
+        pass
 
 
 def _create_event_invoke_config(name: str, props: dict[str, Any], account: str, region: str,
@@ -1958,6 +1989,10 @@ def install_cfn_bridges() -> None:
     from moto.logs.models import LogGroup
     from moto.route53.models import FakeZone, HostedZoneIdentifier, RecordSet
 
+    from moto.awslambda.models import LambdaBackend
+
+    # Bridge 4 (module doc): a Lambda subscription's messages are not run in Docker.
+    LambdaBackend.send_sns_message = lambda self, *args, **kwargs: None
     installed = {
         "AWS::CloudWatch::Alarm": _bridged_model(
             "AWS::CloudWatch::Alarm", "AlarmName", {"Arn": "Arn"},
@@ -1968,6 +2003,9 @@ def install_cfn_bridges() -> None:
         "AWS::Lambda::EventInvokeConfig": _bridged_model(
             "AWS::Lambda::EventInvokeConfig", "", {},
             _create_event_invoke_config, _delete_event_invoke_config),
+        "AWS::Lambda::Url": _bridged_model(
+            "AWS::Lambda::Url", "", {"FunctionUrl": "FunctionUrl", "FunctionArn": "FunctionArn"},
+            _create_function_url, _delete_function_url),
         "AWS::SNS::Subscription": _bridged_model(
             "AWS::SNS::Subscription", "", {"Arn": "Arn"},
             _create_sns_subscription, _delete_sns_subscription),

@@ -560,6 +560,57 @@ fn harness_get(emulator: &Emulator, path: &str) -> Result<Value, String> {
     serde_json::from_str(&text).map_err(|e| format!("GET {path}: {e}: {text}"))
 }
 
+/// Puts the SSM SecureString parameter `name` = `value` in `region` of the emulator,
+/// as `aws ssm put-parameter --type SecureString --overwrite` does (SSM's JSON
+/// protocol; the emulator reads the service and the region from the credential scope
+/// and checks no signature).
+pub fn put_secure_string(
+    emulator: &Emulator,
+    region: &str,
+    name: &str,
+    value: &str,
+) -> Result<(), String> {
+    use std::io::{BufReader, Write};
+    let body = serde_json::json!({
+        "Name": name,
+        "Value": value,
+        "Type": "SecureString",
+        "Overwrite": true,
+    })
+    .to_string();
+    let port = emulator.port();
+    let failed = |e: std::io::Error| format!("ssm:PutParameter {name}: {e}");
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(failed)?;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .map_err(failed)?;
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+         Content-Type: application/x-amz-json-1.1\r\nX-Amz-Target: AmazonSSM.PutParameter\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/{region}/ssm/aws4_request, \
+         SignedHeaders=host;x-amz-target, Signature=0\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .map_err(failed)?;
+    let mut reader = BufReader::new(stream);
+    let (status, headers) = http::read_head(&mut reader)
+        .map_err(failed)?
+        .ok_or_else(|| format!("ssm:PutParameter {name}: no answer"))?;
+    if status.split_whitespace().nth(1) == Some("200") {
+        return Ok(());
+    }
+    let answer = http::read_body(&mut reader, &headers)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    Err(format!(
+        "ssm:PutParameter {name} in {region}: {status}: {}",
+        String::from_utf8_lossy(&answer)
+    ))
+}
+
 /// One resource a CloudFormation bridge of the emulator made or completed (see
 /// `CFN_BRIDGES` in `tests/emulator/cm_emulator.py`).
 #[derive(Debug, Clone)]

@@ -15,7 +15,10 @@
 //! - **Auto Scaling and ECS events**: the deployed EventBridge rules whose patterns
 //!   match the event ([`Stack::routed_to`]) must be the functions AWS invokes;
 //! - **an alarm**: its deployed actions, with its ARN, name and metrics in the event;
-//! - **a schedule's tick**: the deployed scheduled rule that targets the function.
+//! - **a schedule's tick**: the deployed scheduled rule that targets the function;
+//! - **a topic's message** ([`Story::setup_demo`], with the notifier): the deployed
+//!   subscription of the container's topic to the notifier, one SNS event per message
+//!   published, and a local webhook that records what the notifier posted.
 //!
 //! The emulator has no ECS scheduler, does not deliver events and does not evaluate
 //! alarms, so the story plays them, explicitly: `Story::ecs_scheduler` starts the
@@ -28,7 +31,11 @@
 //! ([`crate::presence`]) and the benchmarks.
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::{BufReader, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_autoscaling::Client as AutoScaling;
@@ -40,7 +47,9 @@ use serde_json::{json, Value};
 use crate::emulator::{self, ACCOUNT};
 use crate::events;
 use crate::function::{Function, Spec};
+use crate::function_url::FunctionUrl;
 use crate::game_servers::StatusResponder;
+use crate::http;
 use crate::stack::{ContainerNames, DeployedFunction, Stack};
 use crate::{Emulator, Outcome};
 
@@ -59,6 +68,25 @@ pub const STACK: &str = "cm-demo-mc";
 
 /// The four functions' names, as their binaries are called.
 pub const FUNCTIONS: [&str; 4] = [TRIGGER, SYNC, UPDATER, WATCHDOG];
+
+/// The control panel's binary: in the dns part of the stacks, when deployed with a
+/// `StartTokenParameter` (see [`Story::setup_demo`]).
+pub const CONTROL_PANEL: &str = "control-panel";
+
+/// The notifier's binary: deployed by [`Story::setup_demo`] (with a
+/// `WebhookUrlsParameter`), in the container part of the stacks.
+pub const NOTIFIER: &str = "notifier";
+
+/// The name the story gives the SSM SecureString of the control panel's start token
+/// (in us-east-1, the dns part's region).
+pub const START_TOKEN_PARAMETER: &str = "/cm/demo/start-token";
+
+/// The SSM SecureString listing the notifier's webhooks ([`Story::setup_demo`]; in
+/// the container's region).
+pub const WEBHOOK_URLS_PARAMETER: &str = "/cm/demo/mc/webhooks";
+
+/// The path of the story's webhook (a Discord webhook's shape: `/api/webhooks/`).
+pub const WEBHOOK_PATH: &str = "/api/webhooks/1/demo";
 
 /// The presence probe's binary (its story is [`crate::presence`]).
 pub const PRESENCE_PROBE: &str = "presence-probe";
@@ -141,7 +169,16 @@ impl Deployment {
         layout: &Layout,
         parameters: &[(&str, &str)],
     ) -> Result<Deployment, String> {
-        let emulator = Emulator::start();
+        Deployment::deploy_in(Emulator::start(), layout, parameters).await
+    }
+
+    /// [`Deployment::deploy`] into `emulator`, which may hold what the stacks need
+    /// beforehand (the SSM parameters a stack is given the names of).
+    pub async fn deploy_in(
+        emulator: Emulator,
+        layout: &Layout,
+        parameters: &[(&str, &str)],
+    ) -> Result<Deployment, String> {
         let mut common = vec![
             ("Environment", ENVIRONMENT),
             ("DomainName", DOMAIN_NAME),
@@ -711,6 +748,62 @@ impl Deployment {
             .and_then(|m| m["Message"].as_str().map(str::to_string))
             .unwrap_or_default()
     }
+
+    /// The SNS event that the deployed subscription of `binary`'s function to
+    /// `message`'s topic delivers (`message` as [`Deployment::sns_messages`] lists
+    /// it): one record, with the subscription's ARN and the message's id, subject and
+    /// attributes. An error if no subscription of the stack sends that topic to the
+    /// function.
+    pub fn sns_event(&self, message: &Value, binary: &str) -> Result<Value, String> {
+        let (stack, function) = self.function(binary)?;
+        let topic = message["TopicArn"].as_str().unwrap_or_default();
+        let subscription = stack
+            .bridged(&self.emulator)?
+            .into_iter()
+            .find(|b| {
+                b.resource_type == "AWS::SNS::Subscription"
+                    && b.properties["Protocol"] == "lambda"
+                    && b.properties["Endpoint"].as_str() == Some(function.arn.as_str())
+                    && b.properties["TopicArn"].as_str() == Some(topic)
+            })
+            .ok_or_else(|| {
+                format!(
+                    "no subscription of {} sends the topic {topic} to {}",
+                    stack.name, function.name
+                )
+            })?;
+        let attributes: serde_json::Map<String, Value> = message["MessageAttributes"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(name, a)| {
+                (
+                    name.clone(),
+                    json!({"Type": a["DataType"], "Value": a["StringValue"]}),
+                )
+            })
+            .collect();
+        let arn = &subscription.physical_id;
+        let region = &stack.region;
+        Ok(json!({"Records": [{
+            "EventVersion": "1.0",
+            "EventSubscriptionArn": arn,
+            "EventSource": "aws:sns",
+            "Sns": {
+                "Type": "Notification",
+                "MessageId": message["MessageId"],
+                "TopicArn": topic,
+                "Subject": message["Subject"],
+                "Message": message["Message"],
+                "Timestamp": events::now_rfc3339(),
+                "SignatureVersion": "1",
+                "Signature": "EXAMPLE",
+                "SigningCertURL": format!("https://sns.{region}.amazonaws.com/SimpleNotificationService-0000000000000000000000000000000.pem"),
+                "UnsubscribeURL": format!("https://sns.{region}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={arn}"),
+                "MessageAttributes": attributes,
+            },
+        }]}))
+    }
 }
 
 /// The alarm's metrics as CloudWatch writes them in a Lambda alarm action's event
@@ -799,6 +892,86 @@ fn single_response(outcomes: &[Option<Outcome>]) -> Option<&Value> {
     }
 }
 
+/// A webhook on 127.0.0.1 that records every POST (its path and body) and answers
+/// 204, as Discord does: where the story's notifier posts.
+pub struct Webhooks {
+    port: u16,
+    posts: Arc<Mutex<Vec<(String, String)>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Webhooks {
+    /// Listens on a free port of 127.0.0.1 until dropped.
+    pub fn start() -> Result<Webhooks, String> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).map_err(|e| format!("webhook: {e}"))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| format!("webhook: {e}"))?
+            .port();
+        let posts: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (record, stopped) = (posts.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopped.load(Ordering::SeqCst) {
+                    break;
+                }
+                if let Ok(stream) = stream {
+                    let record = record.clone();
+                    std::thread::spawn(move || Webhooks::serve(stream, &record));
+                }
+            }
+        });
+        Ok(Webhooks { port, posts, stop })
+    }
+
+    fn serve(stream: TcpStream, posts: &Mutex<Vec<(String, String)>>) {
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+        let Ok(mut writer) = stream.try_clone() else {
+            return;
+        };
+        let mut reader = BufReader::new(stream);
+        while let Ok(Some((line, headers))) = http::read_head(&mut reader) {
+            let body = http::read_body(&mut reader, &headers)
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            let path = line
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or_default()
+                .to_string();
+            if let Ok(mut posts) = posts.lock() {
+                posts.push((path, String::from_utf8_lossy(&body).into_owned()));
+            }
+            if writer
+                .write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+
+    /// The webhook's URL, as the webhook list names it.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}{WEBHOOK_PATH}", self.port)
+    }
+
+    /// Every post received so far: its path and body, in order.
+    pub fn posts(&self) -> Vec<(String, String)> {
+        self.posts.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for Webhooks {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
 pub struct Story {
     deployment: Deployment,
     start: Instant,
@@ -808,6 +981,10 @@ pub struct Story {
     /// The game server the presence probe asks in the benchmarks (started by
     /// [`Story::typical_event`]).
     game: Option<StatusResponder>,
+    /// Where the notifier posts ([`Story::setup_demo`]).
+    webhooks: Option<Webhooks>,
+    /// How many of the topic's messages the notifier was given.
+    notified: usize,
 }
 
 impl Story {
@@ -826,6 +1003,63 @@ impl Story {
     ) -> Result<Story, String> {
         let start = Instant::now();
         let deployment = Deployment::deploy(layout, parameters).await?;
+        Ok(Story::deployed(deployment, start, on_step))
+    }
+
+    /// Deploys template.yaml as `layout` says with the notifier: the SSM SecureString
+    /// [`WEBHOOK_URLS_PARAMETER`] (in the container's region, listing the story's
+    /// [`Webhooks`]) is put in the emulator first, and the container part is given
+    /// its name (`WebhookUrlsParameter`). The story then also hands every message of
+    /// the container's topic to the notifier, as the deployed subscription does, and
+    /// checks what the webhook got.
+    ///
+    /// With the control panel too: the start token [`START_TOKEN_PARAMETER`] is put in
+    /// us-east-1 and the dns part is given its name (`StartTokenParameter`); the story
+    /// reads the panel's `GET /status` through a local Function URL once the container
+    /// is up and once it is asleep again.
+    pub async fn setup_demo(
+        layout: &Layout,
+        on_step: Box<dyn FnMut(&Step) + Send>,
+    ) -> Result<Story, String> {
+        let start = Instant::now();
+        let webhooks = Webhooks::start()?;
+        let emulator = Emulator::start();
+        let container_region = match layout {
+            Layout::All => "us-east-1",
+            Layout::TwoRegions { container_region } => container_region.as_str(),
+        };
+        crate::stack::put_secure_string(
+            &emulator,
+            container_region,
+            WEBHOOK_URLS_PARAMETER,
+            &format!(
+                "# the demo's webhook (Discord format)\n{}\n",
+                webhooks.url()
+            ),
+        )?;
+        // The panel's start token, in the dns part's region (us-east-1).
+        crate::stack::put_secure_string(
+            &emulator,
+            "us-east-1",
+            START_TOKEN_PARAMETER,
+            "demo-start-token",
+        )?;
+        let parameters = [
+            ("WebhookUrlsParameter", WEBHOOK_URLS_PARAMETER),
+            ("StartTokenParameter", START_TOKEN_PARAMETER),
+        ];
+        let deployment = Deployment::deploy_in(emulator, layout, &parameters).await?;
+        let mut story = Story::deployed(deployment, start, on_step);
+        story.webhooks = Some(webhooks);
+        Ok(story)
+    }
+
+    /// The story on `deployment`, its deploy the first step.
+    fn deployed(
+        deployment: Deployment,
+        start: Instant,
+        on_step: Box<dyn FnMut(&Step) + Send>,
+    ) -> Story {
         let mut story = Story {
             deployment,
             start,
@@ -833,6 +1067,8 @@ impl Story {
             on_step,
             token_counter: 0,
             game: None,
+            webhooks: None,
+            notified: 0,
         };
         let (resources, bridged) = story.deployment.sizes();
         let what = format!("template.yaml deployed: {}", story.deployment.layout());
@@ -842,7 +1078,7 @@ impl Story {
             story.deployment.emulator.endpoint()
         );
         story.step(true, "cloudformation", &what, &change);
-        Ok(story)
+        story
     }
 
     fn step(&mut self, ok: bool, function: &str, what: &str, change: &str) {
@@ -1285,6 +1521,110 @@ impl Story {
         Ok((event, targets))
     }
 
+    /// Hands each message published to the container's topic since the last call to
+    /// the notifier, one SNS event per message as the deployed subscription delivers
+    /// it, and checks that the story's webhook got it, in Discord's format. Nothing
+    /// when the notifier is not deployed.
+    fn notify(&mut self, fx: &Functions) {
+        if self.webhooks.is_none() || fx.get(NOTIFIER).is_err() {
+            return;
+        }
+        let messages = self.deployment.sns_messages();
+        let new: Vec<Value> = messages.into_iter().skip(self.notified).collect();
+        self.notified += new.len();
+        for message in new {
+            let text = message["Message"].as_str().unwrap_or_default().to_string();
+            let what = "the topic's message -> its subscription".to_string();
+            let (ok, change) = match self.deployment.sns_event(&message, NOTIFIER) {
+                Ok(event) => self.delivered(fx, event, &text),
+                Err(e) => (false, e),
+            };
+            self.step(ok, NOTIFIER, &what, &change);
+        }
+    }
+
+    /// Invokes the notifier with `event` and reads what the webhook got: whether it
+    /// got `text` alone, and the post.
+    fn delivered(&self, fx: &Functions, event: Value, text: &str) -> (bool, String) {
+        let Some(webhooks) = &self.webhooks else {
+            return (false, "no webhook".into());
+        };
+        let before = webhooks.posts().len();
+        let outcome = fx.get(NOTIFIER).ok().and_then(|f| f.try_invoke(event));
+        let posts = webhooks.posts();
+        let new = posts.get(before..).unwrap_or_default();
+        let result = outcome
+            .as_ref()
+            .and_then(Outcome::response)
+            .map(|r| r["actions"][0]["result"].clone());
+        let [(path, body)] = new else {
+            return (
+                false,
+                format!(
+                    "{} posts to the webhook; the notifier: {outcome:?}",
+                    new.len()
+                ),
+            );
+        };
+        let post = serde_json::from_str::<Value>(body).unwrap_or_default();
+        let ok = result == Some(json!("delivered"))
+            && path == WEBHOOK_PATH
+            && post["content"] == text
+            && post["allowed_mentions"]["parse"] == json!([]);
+        let shown = post["content"].as_str().unwrap_or(body);
+        (
+            ok,
+            format!("Discord webhook {path} got {shown:?} (no pings)"),
+        )
+    }
+
+    /// `GET /status` of the control panel through its Function URL: the container is
+    /// listed `expected`, at its address. Nothing when the panel is not deployed.
+    fn panel_status(&mut self, panel: Option<&FunctionUrl>, expected: &str) {
+        let Some(panel) = panel else {
+            return;
+        };
+        let container = &self.deployment.names.container;
+        let address = &self.deployment.names.domain;
+        let what = format!("GET /status (the panel's Function URL): {container} {expected}?");
+        let (ok, change) = match http::request(panel.port(), "GET", "/status", None) {
+            Ok((status, body)) => {
+                let doc: Value = serde_json::from_str(&body).unwrap_or_default();
+                let listed = doc["containers"]
+                    .as_array()
+                    .and_then(|c| c.iter().find(|c| c["name"] == container.as_str()));
+                let ok = status == 200
+                    && listed.is_some_and(|c| {
+                        c["state"] == expected && c["address"] == address.as_str()
+                    });
+                (ok, format!("HTTP {status} {body}"))
+            }
+            Err(e) => (false, format!("GET /status: {e}")),
+        };
+        self.step(ok, CONTROL_PANEL, &what, &change);
+    }
+
+    /// The control panel behind its Function URL, when the stacks deploy it.
+    fn start_panel(&mut self, log_dir: &Path) -> Option<FunctionUrl> {
+        self.deployment.function(CONTROL_PANEL).ok()?;
+        let started = self
+            .deployment
+            .function_spec(CONTROL_PANEL)
+            .and_then(|spec| {
+                let function = spec
+                    .log(log_dir.join(format!("{CONTROL_PANEL}.log")))
+                    .start()?;
+                FunctionUrl::start(function).map_err(|e| format!("the panel's Function URL: {e}"))
+            });
+        match started {
+            Ok(url) => Some(url),
+            Err(e) => {
+                self.step(false, CONTROL_PANEL, "start the control panel", &e);
+                None
+            }
+        }
+    }
+
     /// Plays the whole story; every step is in the returned report.
     pub async fn play(mut self) -> Report {
         let log_dir = std::env::temp_dir().join(format!(
@@ -1294,27 +1634,36 @@ impl Story {
         ));
         let _ = std::fs::create_dir_all(&log_dir);
         self.report.log_dir = log_dir.clone();
-        let fx = match self.deployment.start(&FUNCTIONS, &log_dir) {
+        let mut binaries = FUNCTIONS.to_vec();
+        if self.webhooks.is_some() && self.deployment.function(NOTIFIER).is_ok() {
+            binaries.push(NOTIFIER);
+        }
+        let fx = match self.deployment.start(&binaries, &log_dir) {
             Ok(fx) => fx,
             Err(e) => {
                 self.step(false, "functions", "start the functions", &e);
                 return self.finish();
             }
         };
+        let panel = self.start_panel(&log_dir);
 
         // 1-2. A player's lookup starts the group; the launch is followed.
         let Some(first) = self.lookup(&fx).await else {
             return self.finish();
         };
         self.follow_launch(&fx, &first, "trigger's start").await;
+        self.notify(&fx);
+        self.panel_status(panel.as_ref(), "up");
 
         // 3. A console edit of the desired count is followed the same way: 1 -> 0 -> 1.
         self.console_sets_desired(0).await;
         self.follow_terminate(&fx, &first, "console edit").await;
+        self.notify(&fx);
         let Some(second) = self.console_sets_desired(1).await else {
             return self.finish();
         };
         self.follow_launch(&fx, &second, "console edit").await;
+        self.notify(&fx);
 
         // 4. Idle: the alarm goes to ALARM and invokes its action, the watchdog.
         let idle = self.deployment.names.idle_alarm.clone();
@@ -1329,15 +1678,19 @@ impl Story {
         let what = format!("idle alarm {idle} -> ALARM");
         let says = format!("idle for {minutes} minutes");
         self.watchdog_stops(&fx, alarm, &what, &says).await;
+        self.notify(&fx);
 
         // 5. The group terminates the instance: drain, complete, record down.
         self.follow_terminate(&fx, &second, "idle stop").await;
+        self.notify(&fx);
+        self.panel_status(panel.as_ref(), "asleep");
 
         // 6. Up again, then the container crashes: the watchdog stops the group.
         let Some(third) = self.lookup(&fx).await else {
             return self.finish();
         };
         self.follow_launch(&fx, &third, "trigger's start").await;
+        self.notify(&fx);
         let crash = self.crash().await;
         let says = format!(
             "crashed: container {} exited with code 137",
@@ -1350,8 +1703,11 @@ impl Story {
             &says,
         )
         .await;
+        self.notify(&fx);
         self.follow_terminate(&fx, &third, "crash stop").await;
+        self.notify(&fx);
 
+        drop(panel);
         drop(fx);
         self.finish()
     }

@@ -6,7 +6,11 @@
 //! deployed query log subscription, rules and alarms deliver them, with the state
 //! checked after every step (the story in `cm_testkit::story`, which `./scripts/demo`
 //! also plays). Once on a Component=all stack in us-east-1, once on Component=dns in
-//! us-east-1 with Component=container in eu-west-1.
+//! us-east-1 with Component=container in eu-west-1. The container part is deployed
+//! with a `WebhookUrlsParameter` (`Story::setup_demo`): the notifier gets every message
+//! of the container's topic and posts it to a local webhook, in Discord's format; the
+//! dns part with a `StartTokenParameter`: the control panel's `GET /status` shows the
+//! container up, then asleep.
 //!
 //! Needs the function binaries (`cargo build --workspace --bins`, which
 //! `./scripts/test` does first) and the SAM translator (`scripts/setup-tools`).
@@ -14,10 +18,10 @@
 use std::sync::{Arc, Mutex};
 
 use cm_testkit::functions_dir;
-use cm_testkit::story::{Layout, Step, Story, FUNCTIONS};
+use cm_testkit::story::{Layout, Step, Story, CONTROL_PANEL, FUNCTIONS, NOTIFIER};
 
 async fn the_story_holds(layout: Layout) {
-    for name in FUNCTIONS {
+    for name in FUNCTIONS.into_iter().chain([NOTIFIER, CONTROL_PANEL]) {
         let path = functions_dir().join(name);
         assert!(
             path.exists(),
@@ -28,9 +32,8 @@ async fn the_story_holds(layout: Layout) {
     let seen: Arc<Mutex<Vec<String>>> = Arc::default();
     let log = seen.clone();
     let label = format!("{layout:?}");
-    let story = Story::setup_with(
+    let story = Story::setup_demo(
         &layout,
-        &[],
         Box::new(move |s: &Step| {
             let line = format!(
                 "{} {:>7.2}s {} | {} | {}",
@@ -63,6 +66,12 @@ async fn the_story_holds(layout: Layout) {
         ("dns-record-updater", 6),
         ("watchdog-scale-down", 2),
         ("console", 2),
+        // Every message of the topic (3 up, 3 shutting down, idle, crashed), through
+        // the deployed subscription to the webhook.
+        ("notifier", 8),
+        // The control panel's GET /status once up and once asleep again (the dns
+        // part is deployed with a StartTokenParameter).
+        ("control-panel", 2),
     ] {
         assert_eq!(
             functions.iter().filter(|f| **f == function).count(),
@@ -70,7 +79,7 @@ async fn the_story_holds(layout: Layout) {
             "{function} in:\n{timeline}"
         );
     }
-    assert_eq!(report.steps.len(), 22, "{timeline}");
+    assert_eq!(report.steps.len(), 32, "{timeline}");
     assert_eq!(
         report.calls.get("autoscaling:CompleteLifecycleAction"),
         Some(&3),

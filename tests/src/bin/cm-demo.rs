@@ -2,12 +2,15 @@
 //! into the local AWS emulator's CloudFormation, each function as its real binary
 //! behind a Lambda Runtime API server with its deployed configuration (see
 //! `cm_testkit::story`). Prints a timeline and a summary; exits non-zero if any
-//! step's effect is missing.
+//! step's effect is missing. The stack is deployed with the control panel and the
+//! notifier (`Story::setup_demo`): the panel's `GET /status` is shown once the
+//! container is up and once it is asleep, and every message of the container's topic
+//! reaches a local webhook, in Discord's format.
 //!
 //! Run it with `./scripts/demo` (which builds the binaries first).
 
 use cm_testkit::functions_dir;
-use cm_testkit::story::{Step, Story, CONTAINER, DOMAIN};
+use cm_testkit::story::{Layout, Step, Story, CONTAINER, DOMAIN};
 
 fn print_step(step: &Step) {
     let mark = if step.ok { "ok  " } else { "FAIL" };
@@ -27,7 +30,7 @@ async fn main() {
          on the local AWS emulator"
     );
     println!("functions: {}\n", functions_dir().display());
-    let story = match Story::setup(Box::new(print_step)).await {
+    let story = match Story::setup_demo(&Layout::All, Box::new(print_step)).await {
         Ok(story) => story,
         Err(e) => {
             eprintln!("deploying template.yaml into the emulator failed: {e}");
