@@ -12,6 +12,27 @@ pub struct GroupState {
     pub instances: Vec<(String, String)>,
 }
 
+impl From<&aws_sdk_autoscaling::types::AutoScalingGroup> for GroupState {
+    /// A group as DescribeAutoScalingGroups answers it.
+    fn from(group: &aws_sdk_autoscaling::types::AutoScalingGroup) -> Self {
+        GroupState {
+            desired_capacity: group.desired_capacity().unwrap_or_default(),
+            instances: group
+                .instances()
+                .iter()
+                .map(|i| {
+                    (
+                        i.instance_id().unwrap_or_default().to_string(),
+                        i.lifecycle_state()
+                            .map(|s| s.as_str().to_string())
+                            .unwrap_or_default(),
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
 /// DescribeAutoScalingGroups for one group; an error if it does not exist.
 pub async fn describe_group(client: &Client, asg: &str) -> Result<GroupState, Error> {
     describe_group_if_exists(client, asg)
@@ -38,21 +59,7 @@ pub async fn describe_group_if_exists(
         .auto_scaling_groups()
         .iter()
         .find(|g| g.auto_scaling_group_name() == Some(asg))
-        .map(|group| GroupState {
-            desired_capacity: group.desired_capacity().unwrap_or_default(),
-            instances: group
-                .instances()
-                .iter()
-                .map(|i| {
-                    (
-                        i.instance_id().unwrap_or_default().to_string(),
-                        i.lifecycle_state()
-                            .map(|s| s.as_str().to_string())
-                            .unwrap_or_default(),
-                    )
-                })
-                .collect(),
-        }))
+        .map(GroupState::from))
 }
 
 /// UpdateAutoScalingGroup with a new desired capacity.

@@ -182,24 +182,7 @@ impl Cloud for AwsCloud {
                     if !names.iter().any(|n| n == name) {
                         continue;
                     }
-                    found.insert(
-                        name.to_string(),
-                        GroupState {
-                            desired_capacity: group.desired_capacity().unwrap_or_default(),
-                            instances: group
-                                .instances()
-                                .iter()
-                                .map(|i| {
-                                    (
-                                        i.instance_id().unwrap_or_default().to_string(),
-                                        i.lifecycle_state()
-                                            .map(|s| s.as_str().to_string())
-                                            .unwrap_or_default(),
-                                    )
-                                })
-                                .collect(),
-                        },
-                    );
+                    found.insert(name.to_string(), GroupState::from(group));
                 }
                 match out.next_token() {
                     Some(token) if !token.is_empty() => next = Some(token.to_string()),
