@@ -6,14 +6,17 @@ Usage: python scripts/template_checks.py template.yaml OUT.json
   Writes the transformed template to OUT.json (checkov then scans it too) and prints
   every problem; exits 1 if there is one. Needs cfn-lint and aws-sam-translator (both
   in .tools, from scripts/setup-tools). The checks themselves (iam_problems,
-  name_problems, and rule_failures, which evaluates the template's Rules offline) are
-  plain Python over the template, tested in tests/template/.
+  name_problems, rule_failures and parameter_problems, which evaluate the template's
+  Rules and parameter constraints offline, deployed_resources, which evaluates its
+  Conditions) are plain Python over the template, tested in tests/template/.
 
 Names: every parameter that can reach a name gets its longest value (MaxLength
 characters that its AllowedPattern accepts, the longest AllowedValue, or MaxValue),
 and every name property listed in NAME_LIMITS is evaluated with them and compared
 with its limit; a name property that depends on the parameters but has no limit
-listed is a problem too.
+listed is a problem too. This is done once per Component: the resources that
+component does not deploy are left out, and each Fn::If that the component decides
+takes its branch (one that it does not decide takes the longer branch).
 
 The rules:
 - no wildcard in an action (``ecs:*``, ``ecs:Describe*``): every action is named;
@@ -55,6 +58,28 @@ MANAGED_POLICIES = {
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def alternatives(node: Any) -> list[Any]:
+    """Every value ``node`` can take through its (nested) Fn::If, AWS::NoValue left
+    out: a policy or statement that exists only under a condition is judged as if it
+    were always there."""
+    if isinstance(node, dict) and set(node) == {"Fn::If"}:
+        _, yes, no = node["Fn::If"]
+        return alternatives(yes) + alternatives(no)
+    return [] if node == NO_VALUE else [node]
+
+
+def _items(node: Any) -> list[Any]:
+    """The entries of a list that may be an Fn::If of lists, or hold Fn::If entries."""
+    out = []
+    for whole in alternatives(node):
+        for item in _list(whole):
+            out.extend(alternatives(item))
+    return out
 
 
 def _managed_name(arn: Any) -> str | None:
@@ -106,14 +131,17 @@ def iam_problems(template: dict[str, Any]) -> list[str]:
                 managed = _managed_name(arn)
                 if managed is None or managed not in MANAGED_POLICIES:
                     problems.append(f"{name}: managed policy {arn!r} is not on the reviewed list")
-            policies = props.get("Policies", [])
+            policies = _items(props.get("Policies", []))
         elif kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
             policies = [{"PolicyName": name, "PolicyDocument": props.get("PolicyDocument", {})}]
         else:
             continue
         for policy in policies:
+            if not isinstance(policy, dict):
+                problems.append(f"{name}: a policy that is not an object: {policy!r}")
+                continue
             document = policy.get("PolicyDocument", {})
-            for i, statement in enumerate(_list(document.get("Statement", []))):
+            for i, statement in enumerate(_items(document.get("Statement", []))):
                 sid = statement.get("Sid", str(i))
                 problems.extend(statement_problems(f"{name}/{policy.get('PolicyName', '?')}/{sid}", statement))
     return problems
@@ -235,12 +263,31 @@ def longest_parameters(template: dict[str, Any]) -> dict[str, str]:
     return values
 
 
-def evaluate(node: Any, values: dict[str, str], resources: dict[str, Any]) -> Any:
-    """``node`` with its intrinsic functions applied to ``values``; both branches of an
-    Fn::If are possible, so it takes the longer. Strings, lists, or Unbounded."""
+def exports_of(template: dict[str, Any]) -> dict[str, Any]:
+    """The template's own exports, export name (as written) -> value: one template is
+    several components, so an Fn::ImportValue of one of them (a container stack's of
+    its base stack's exports) has the value that output has in the base stack."""
+    return {
+        json.dumps(o["Export"]["Name"], sort_keys=True): o["Value"]
+        for o in template.get("Outputs", {}).values()
+        if isinstance(o, dict) and "Export" in o
+    }
+
+
+def evaluate(
+    node: Any,
+    values: dict[str, str],
+    resources: dict[str, Any],
+    decided: dict[str, bool] | None = None,
+    exports: dict[str, Any] | None = None,
+) -> Any:
+    """``node`` with its intrinsic functions applied to ``values``. An Fn::If takes the
+    branch of its condition where ``decided`` has it; otherwise both branches are
+    possible and it takes the longer. An Fn::ImportValue of one of ``exports`` is that
+    export's value. Strings, lists, or Unbounded."""
 
     def ev(n: Any) -> Any:
-        return evaluate(n, values, resources)
+        return evaluate(n, values, resources, decided, exports)
 
     def ref(name: str) -> str:
         if name in values:
@@ -270,6 +317,8 @@ def evaluate(node: Any, values: dict[str, str], resources: dict[str, Any]) -> An
     if fn == "Ref":
         return ref(arg)
     if fn == "Fn::If":
+        if decided is not None and arg[0] in decided:
+            return ev(arg[1] if decided[arg[0]] else arg[2])
         branches = [ev(arg[1]), ev(arg[2])]
         for b in branches:
             if isinstance(b, Unbounded):
@@ -314,7 +363,116 @@ def evaluate(node: Any, values: dict[str, str], resources: dict[str, Any]) -> An
     if fn == "Fn::GetAtt":
         target = arg if isinstance(arg, list) else arg.split(".", 1)
         return Unbounded(f"Fn::GetAtt {'.'.join(target)}: its length is not known")
+    if fn == "Fn::ImportValue":
+        key = json.dumps(arg, sort_keys=True)
+        if exports and key in exports:
+            return ev(exports[key])
+        return Unbounded(f"Fn::ImportValue {key}: not an export of this template")
     return Unbounded(f"{fn}: not evaluated")
+
+
+_DROPPED = object()
+
+
+def resolve(
+    node: Any,
+    values: dict[str, str],
+    resources: dict[str, Any],
+    decided: dict[str, bool] | None = None,
+    exports: dict[str, Any] | None = None,
+) -> Any:
+    """A whole template fragment (properties, lists) with its intrinsic functions
+    evaluated as ``evaluate`` does: each decided Fn::If replaced by its branch, an
+    AWS::NoValue left out of its list or object; an undecided Fn::If stays, with both
+    branches resolved."""
+
+    def r(n: Any) -> Any:
+        if isinstance(n, list):
+            return [x for x in (r(v) for v in n) if x is not _DROPPED]
+        if not isinstance(n, dict):
+            return n
+        if n == NO_VALUE:
+            return _DROPPED
+        if len(n) == 1:
+            (fn, arg), = n.items()
+            if fn == "Fn::If":
+                if decided is not None and arg[0] in decided:
+                    return r(arg[1] if decided[arg[0]] else arg[2])
+                yes, no = (r(x) for x in arg[1:])
+                return {"Fn::If": [arg[0], *(NO_VALUE if x is _DROPPED else x for x in (yes, no))]}
+            if fn == "Ref" or fn.startswith("Fn::"):
+                return evaluate(n, values, resources, decided, exports)
+        return {k: x for k, x in ((k, r(v)) for k, v in n.items()) if x is not _DROPPED}
+
+    out = r(node)
+    return None if out is _DROPPED else out
+
+
+# ------------------------------------------------------------------ conditions
+
+def condition_value(template: dict[str, Any], name: str, values: dict[str, str]) -> bool | None:
+    """The template's condition ``name`` on the parameter ``values`` given: True,
+    False, or None when it depends on a parameter that ``values`` leaves out."""
+    conditions = template.get("Conditions", {})
+
+    def c(node: Any) -> bool | None:
+        if not isinstance(node, dict) or len(node) != 1:
+            raise ValueError(f"condition {name}: {node!r} is not a condition function")
+        (fn, arg), = node.items()
+        if fn == "Condition":
+            return c(conditions[arg])
+        if fn == "Fn::Equals":
+            a, b = (evaluate(x, values, {}) for x in arg)
+            if isinstance(a, Unbounded) or isinstance(b, Unbounded):
+                return None
+            return str(a) == str(b)
+        if fn == "Fn::Not":
+            inner = c(arg[0])
+            return None if inner is None else not inner
+        if fn == "Fn::And":
+            parts = [c(x) for x in arg]
+            return False if False in parts else (None if None in parts else True)
+        if fn == "Fn::Or":
+            parts = [c(x) for x in arg]
+            return True if True in parts else (None if None in parts else False)
+        raise ValueError(f"condition {name}: {fn} is not evaluated")
+
+    return c(conditions[name])
+
+
+def decided_conditions(template: dict[str, Any], values: dict[str, str]) -> dict[str, bool]:
+    """Every condition of the template that ``values`` decide, with its value."""
+    decided = {}
+    for name in template.get("Conditions", {}):
+        value = condition_value(template, name, values)
+        if value is not None:
+            decided[name] = value
+    return decided
+
+
+def parameter_values(template: dict[str, Any], parameters: dict[str, str], region: str = "us-east-1") -> dict[str, str]:
+    """Every parameter's value (``parameters``, the rest at their defaults) and the
+    pseudo parameters of ``region``."""
+    values = {n: str(p["Default"]) for n, p in template.get("Parameters", {}).items() if "Default" in p}
+    values.update({n: str(v) for n, v in parameters.items()})
+    values.update({"AWS::Region": region, "AWS::AccountId": "123456789012", "AWS::Partition": "aws"})
+    return values
+
+
+def deployed_resources(template: dict[str, Any], parameters: dict[str, str], region: str = "us-east-1") -> dict[str, Any]:
+    """The resources a stack of the (transformed) template creates with ``parameters``
+    (the rest at their defaults): those without a condition or whose condition holds."""
+    values = parameter_values(template, parameters, region)
+    out = {}
+    for logical_id, resource in template.get("Resources", {}).items():
+        cond = resource.get("Condition")
+        if cond is None or condition_value(template, cond, values):
+            out[logical_id] = resource
+    return out
+
+
+def components(template: dict[str, Any]) -> list[str]:
+    return [str(v) for v in template.get("Parameters", {}).get("Component", {}).get("AllowedValues", [None])]
 
 
 def _at(node: Any, path: str) -> list[tuple[str, Any]]:
@@ -341,21 +499,30 @@ def _pure_reference(node: Any) -> bool:
     return isinstance(node, dict) and len(node) == 1 and next(iter(node)) in ("Ref", "Fn::GetAtt")
 
 
-def name_problems(template: dict[str, Any]) -> tuple[int, list[str]]:
+def name_problems(template: dict[str, Any], component: str | None = None) -> tuple[int, list[str]]:
     """(how many names were checked, every name over its limit or unbounded) at the
-    longest parameter values, in a CloudFormation template (SAM transform applied)."""
+    longest parameter values, in a CloudFormation template (SAM transform applied).
+    With a ``component``: the names of a stack of that Component (what it does not
+    deploy left out, what it decides decided)."""
     resources = template.get("Resources", {})
     longest = longest_parameters(template)
     defaults = {n: str(p.get("Default", "")) for n, p in template.get("Parameters", {}).items()}
     defaults.update(LONGEST_PSEUDO)
+    decided = None
+    if component is not None:
+        longest["Component"] = defaults["Component"] = component
+        decided = decided_conditions(template, {"Component": component})
+    exports = exports_of(template)
     problems, checked = [], 0
     for logical_id, resource in resources.items():
+        if decided is not None and decided.get(resource.get("Condition", ""), True) is False:
+            continue
         kind, props = resource.get("Type", ""), resource.get("Properties", {})
         limits = dict(ANY_RESOURCE_LIMITS)
         limits.update(NAME_LIMITS.get(kind, {}))
         for path, limit in limits.items():
             for where, node in _at(props, path):
-                value = evaluate(node, longest, resources)
+                value = evaluate(node, longest, resources, decided, exports)
                 checked += 1
                 if isinstance(value, Unbounded):
                     problems.append(f"{logical_id}.{where}: cannot bound its length ({value})")
@@ -370,7 +537,7 @@ def name_problems(template: dict[str, Any]) -> tuple[int, list[str]]:
         for key, node in props.items():
             if not (key.endswith("Name") or key == "Family") or key in limits or _pure_reference(node):
                 continue
-            if evaluate(node, longest, resources) != evaluate(node, defaults, resources):
+            if evaluate(node, longest, resources, decided, exports) != evaluate(node, defaults, resources, decided, exports):
                 problems.append(f"{logical_id}.{key} ({kind}) depends on the parameters but has no limit in NAME_LIMITS")
     return checked, problems
 
@@ -429,6 +596,38 @@ def rule_failures(template: dict[str, Any], parameters: dict[str, str], region: 
     return failures
 
 
+def parameter_problems(template: dict[str, Any], parameters: dict[str, str]) -> list[str]:
+    """What CloudFormation would refuse in ``parameters`` before the Rules: a value
+    outside its parameter's AllowedValues, AllowedPattern, lengths or bounds."""
+    declared = template.get("Parameters", {})
+    problems = []
+    for name, value in parameters.items():
+        p = declared.get(name)
+        if p is None:
+            problems.append(f"{name} is not a parameter of the template")
+            continue
+        value = str(value)
+        if "AllowedValues" in p and value not in [str(v) for v in p["AllowedValues"]]:
+            problems.append(f"{name}={value!r} is not one of {p['AllowedValues']}")
+        if "AllowedPattern" in p and re.fullmatch(p["AllowedPattern"], value) is None:
+            problems.append(f"{name}={value!r} does not match its AllowedPattern")
+        if "MaxLength" in p and len(value) > int(p["MaxLength"]):
+            problems.append(f"{name}={value!r} is longer than {p['MaxLength']}")
+        if "MinLength" in p and len(value) < int(p["MinLength"]):
+            problems.append(f"{name}={value!r} is shorter than {p['MinLength']}")
+        if p.get("Type") == "Number":
+            try:
+                number = float(value)
+            except ValueError:
+                problems.append(f"{name}={value!r} is not a number")
+                continue
+            if "MinValue" in p and number < float(p["MinValue"]):
+                problems.append(f"{name}={value} is under {p['MinValue']}")
+            if "MaxValue" in p and number > float(p["MaxValue"]):
+                problems.append(f"{name}={value} is over {p['MaxValue']}")
+    return problems
+
+
 def samconfig_environments(path: str) -> dict[str, tuple[str, dict[str, str]]]:
     """samconfig.toml's environments: name -> (region, parameter overrides)."""
     import tomllib
@@ -480,14 +679,18 @@ def main(argv: list[str]) -> int:
     roles = sum(1 for r in transformed.get("Resources", {}).values() if r.get("Type") == "AWS::IAM::Role")
     for problem in problems:
         print(f"IAM: {problem}")
-    names, name_issues = name_problems(transformed)
+    names, name_issues = 0, []  # per Component, summed
+    for component in components(transformed):
+        checked, issues = name_problems(transformed, component)
+        names += checked
+        name_issues += [f"Component={component}: {issue}" for issue in issues]
     for problem in name_issues:
         print(f"name: {problem}")
     samconfig = os.path.join(os.path.dirname(os.path.abspath(argv[1])), "samconfig.toml")
     rule_issues = []
     environments = samconfig_environments(samconfig) if os.path.exists(samconfig) else {}
     for env, (region, overrides) in environments.items():
-        for failure in rule_failures(transformed, overrides, region):
+        for failure in parameter_problems(transformed, overrides) or rule_failures(transformed, overrides, region):
             rule_issues.append(f"samconfig.toml [{env}] in {region}: {failure}")
     for problem in rule_issues:
         print(f"rules: {problem}")
@@ -495,7 +698,10 @@ def main(argv: list[str]) -> int:
         f"template_checks: {roles} roles checked, {len(problems)} IAM problems; "
         f"{names} names checked at the longest parameters, {len(name_issues)} problems; "
         f"{len(transformed.get('Rules', {}))} rules, {len(environments)} samconfig environments, "
-        f"{len(rule_issues)} refused"
+        f"{len(rule_issues)} refused; resources at the defaults: "
+        + ", ".join(
+            f"{c} {len(deployed_resources(transformed, {'Component': c}))}" for c in components(transformed)
+        )
     )
     return 1 if problems or name_issues or rule_issues else 0
 

@@ -16,9 +16,14 @@
 //! `--env` adds a variable to every measured process (Rust and Python alike), e.g.
 //! `SSL_CERT_FILE` to load one CA bundle as on Lambda's provided.al2023 instead of a
 //! whole certificate directory.
+//!
+//! `cm-bench router [...]` measures the router alone instead (a 1,000-line batch
+//! naming 20 containers in two regions; see `router.rs`) and writes
+//! `benchmarks/router.md`, which the full report includes.
 
 mod measure;
 mod report;
+mod router;
 
 use std::path::PathBuf;
 
@@ -239,6 +244,13 @@ async fn run(o: &Options) -> Result<(), String> {
 
 #[tokio::main]
 async fn main() {
+    if std::env::args().nth(1).as_deref() == Some("router") {
+        if let Err(e) = router::run(std::env::args().skip(2)).await {
+            eprintln!("cm-bench router: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let o = options();
     if let Err(e) = run(&o).await {
         eprintln!("cm-bench: {e}");

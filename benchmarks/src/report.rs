@@ -36,7 +36,7 @@ fn command_output(program: &str, args: &[&str]) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-fn machine(python: Option<&Path>) -> Vec<(String, String)> {
+pub fn machine(python: Option<&Path>) -> Vec<(String, String)> {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let cpu = cpuinfo
         .lines()
@@ -291,6 +291,11 @@ pub fn report(o: &Options, rows: &[Row], started: &str) -> String {
             ),
             None => line(&mut out, format!("| {lines} | not run | |")),
         }
+    }
+    // The router's cost for a batch naming 20 containers, written by `cm-bench router`.
+    if let Ok(text) = std::fs::read_to_string(repo_root().join("benchmarks/router.md")) {
+        line(&mut out, String::new());
+        out.push_str(&text);
     }
     // The release profiles' comparison, written by scripts/bench-profiles.
     if let Ok(text) = std::fs::read_to_string(repo_root().join("benchmarks/profiles.md")) {

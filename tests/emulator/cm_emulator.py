@@ -594,6 +594,36 @@ CFN_BRIDGES: dict[str, str] = {
         "moto's own call (DeleteRouteTable, DeleteRoute, DisassociateRouteTable, "
         "DeleteInternetGateway, DetachInternetGateway), as CloudFormation does."
     ),
+    "Outputs: Export": (
+        "moto registers every Output's Export when CreateStack is called, before the stack's "
+        "resources are made and whatever the output's Condition, so a stack whose exporting "
+        "outputs are conditioned off still claims their names (a second such stack in the region "
+        "is refused). CloudFormation exports an output only if its Condition holds, once the stack "
+        "is created, and fails the stack when another stack of the region already exports the "
+        "name (\"Export with name X is already exported by stack Y\"); the bridge does the same. "
+        "Fn::ImportValue then reads the region's exports, as moto does."
+    ),
+    "ECS container instance attributes": (
+        "moto's RegisterContainerInstance ignores the request's attributes, which the ECS agent "
+        "sends from ECS_INSTANCE_ATTRIBUTES (the instance's user data) and which a memberOf "
+        "placement constraint reads. The bridge keeps them on the container instance, next to the "
+        "ecs.* attributes moto gives it, as ECS does: DescribeContainerInstances and ListAttributes "
+        "answer them."
+    ),
+    "ECS ListContainerInstances filter": (
+        "moto ignores ListContainerInstances' filter (ECS's cluster query language, the language of "
+        "a memberOf placement constraint's expression) and lists every container instance. The "
+        "bridge evaluates the expressions of the forms attribute:NAME == VALUE, attribute:NAME != "
+        "VALUE, attribute:NAME exists and ec2InstanceId == ID, joined by and, as ECS does, and "
+        "refuses any other expression with InvalidParameterException rather than guess."
+    ),
+    "ECS task status": (
+        "moto moves a task one status on each time it is described (RUNNING, DEACTIVATING, "
+        "STOPPING, DEPROVISIONING, STOPPED), so a running task stops by itself after a few "
+        "reads. ECS keeps a task RUNNING until it is stopped (StopTask, its container's exit, a "
+        "scale-in). The bridge keeps a task's status as it is until StopTask (moto's state "
+        "manager: progression manual, never reached), which sets STOPPED as before."
+    ),
     "Resource creation failure": (
         "moto answers a resource that cannot be made (or updated) with an HTTP 500 and "
         "leaves the stack CREATE_IN_PROGRESS (and a later read tries to make the rest). The "
@@ -1970,6 +2000,154 @@ def _delete_stack_reporting(original: Callable[..., None]) -> Callable[..., None
     return delete_stack
 
 
+# -- exports ---------------------------------------------------------------------------------
+
+
+def _exports_when_created(original: property) -> property:
+    """OutputMap.exports: none until the stack is created (``cm_exporting``), then only the
+    outputs whose Condition holds."""
+
+    def exports(output_map: Any) -> list[Any]:
+        if not getattr(output_map, "cm_exporting", False):
+            return []
+        conditions = output_map._resource_map.lazy_condition_map
+        kept = dict(output_map._output_json_map or {})
+        output_map._output_json_map = {k: v for k, v in kept.items()
+                                       if "Condition" not in v or conditions.get(v["Condition"])}
+        try:
+            return original.fget(output_map)
+        finally:
+            output_map._output_json_map = kept
+
+    return property(exports)
+
+
+def _export_on_completion(original: Callable[[Any], None]) -> Callable[[Any], None]:
+    """Stack.mark_creation_complete, after the stack's exports are registered in its region
+    (or the stack failed on a name another stack already exports)."""
+
+    def mark_creation_complete(stack: Any) -> None:
+        from moto.cloudformation.models import Event, cloudformation_backends
+
+        backend = cloudformation_backends[stack.account_id][stack.region_name]
+        stack.output_map.cm_exporting = True
+        exports = stack.exports
+        taken = [e for e in exports if e.name in backend.exports
+                 and backend.exports[e.name].exporting_stack_id != stack.stack_id]
+        if taken:
+            stack.output_map.cm_exporting = False
+            other = backend.exports[taken[0].name].exporting_stack_id
+            reason = (f"Export with name {taken[0].name} is already exported by stack "
+                      f"{other.split(':stack/', 1)[-1].split('/', 1)[0]}")
+            stack.events.append(Event(
+                stack_id=stack.stack_id, stack_name=stack.name, logical_resource_id=stack.name,
+                physical_resource_id=stack.stack_id, resource_type="AWS::CloudFormation::Stack",
+                resource_status="CREATE_FAILED", resource_status_reason=reason, resource_properties=None))
+            stack.status = "CREATE_FAILED"
+            stack.output_map._output_json_map = {}
+            return
+        for export in exports:
+            backend.exports[export.name] = export
+        if exports:
+            BRIDGED.record("Outputs: Export", stack.region_name,
+                           {"StackId": stack.stack_id, "LogicalId": stack.name,
+                            "ResourceType": "AWS::CloudFormation::Stack"},
+                           stack.stack_id, {"Exports": {e.name: e.value for e in exports}})
+        original(stack)
+
+    return mark_creation_complete
+
+
+def _update_exporting(original: Callable[..., None]) -> Callable[..., None]:
+    """Stack.update keeping the stack's exports: the new outputs' exports replace the old."""
+
+    def update(stack: Any, *args: Any, **kwargs: Any) -> None:
+        from moto.cloudformation.models import cloudformation_backends
+
+        exporting = getattr(stack.output_map, "cm_exporting", False)
+        before = [e.name for e in stack.exports]
+        original(stack, *args, **kwargs)
+        stack.output_map.cm_exporting = exporting
+        if exporting and stack.status == "UPDATE_COMPLETE":
+            backend = cloudformation_backends[stack.account_id][stack.region_name]
+            for name in before:
+                backend.exports.pop(name, None)
+            for export in stack.exports:
+                backend.exports[export.name] = export
+
+    return update
+
+
+# -- ECS: the agent's attributes and the cluster query language ----------------------------
+
+
+def _register_container_instance_with_attributes(response: Any) -> Any:
+    """RegisterContainerInstance, keeping the request's attributes on the instance."""
+    from moto.core.responses import ActionResult
+
+    cluster = response._get_param("cluster", "default")
+    document = json.loads(response._get_param("instanceIdentityDocument"))
+    instance = response.ecs_backend.register_container_instance(cluster, document["instanceId"])
+    attributes = response._get_param("attributes") or []
+    for attribute in attributes:
+        instance.attributes[attribute["name"]] = attribute.get("value")
+    if attributes:
+        BRIDGED.record("ECS container instance attributes", response.ecs_backend.region_name,
+                       {"ResourceType": "AWS::ECS::ContainerInstance"}, instance.container_instance_arn,
+                       {"attributes": attributes})
+    return ActionResult({"containerInstance": instance})
+
+
+_QUERY_TERM = re.compile(
+    r"^(?:attribute:(?P<name>[A-Za-z0-9_.\-]+)\s+(?:(?P<op>==|!=)\s+(?P<value>\S+)|(?P<exists>exists))"
+    r"|ec2InstanceId\s+==\s+(?P<instance>\S+))$")
+
+
+def cluster_query_matches(expression: str, instance_id: str, attributes: dict[str, Any]) -> bool:
+    """Whether a container instance (its EC2 id and attributes) matches ``expression`` of
+    ECS's cluster query language; ValueError for the forms the emulator does not evaluate."""
+    terms = re.split(r"\s+and\s+", expression.strip())
+    matched = True
+    for term in terms:
+        found = _QUERY_TERM.match(term.strip())
+        if not found:
+            raise ValueError(
+                f"the emulator evaluates attribute:NAME ==|!= VALUE, attribute:NAME exists and "
+                f"ec2InstanceId == ID joined by 'and', not {term!r}")
+        if found["instance"] is not None:
+            matched &= instance_id == found["instance"]
+        elif found["exists"]:
+            matched &= found["name"] in attributes
+        else:
+            value = attributes.get(found["name"])
+            equal = value is not None and str(value) == found["value"]
+            matched &= equal if found["op"] == "==" else not equal
+    return matched
+
+
+def _list_container_instances_filtered(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def list_container_instances(response: Any) -> Any:
+        from moto.core.responses import ActionResult
+        from moto.ecs.exceptions import InvalidParameterException
+
+        expression = response._get_param("filter")
+        if not expression:
+            return original(response)
+        cluster = response._get_param("cluster", "default").split("/")[-1]
+        status = response._get_param("status")
+        instances = response.ecs_backend.container_instances.get(cluster, {}).values()
+        try:
+            arns = sorted(i.container_instance_arn for i in instances
+                          if (status is None or i.status == status)
+                          and cluster_query_matches(expression, i.ec2_instance_id, i.attributes))
+        except ValueError as err:
+            raise InvalidParameterException(str(err)) from err
+        return ActionResult({"containerInstanceArns": arns})
+
+    return list_container_instances
+
+
+_CFN_INSTALLED = False
 _CFN_INSTALLED = False
 
 
@@ -2076,6 +2254,23 @@ def install_cfn_bridges() -> None:
     FakeZone.delete = _delete_zone
     installed["Route 53 deletes"] = RecordSet.delete
     installed["EC2 network deletes"] = _network_deletes()
+
+    parsing.OutputMap.exports = _exports_when_created(parsing.OutputMap.exports)
+    cfn_models.Stack.mark_creation_complete = _export_on_completion(cfn_models.Stack.mark_creation_complete)
+    cfn_models.Stack.update = _update_exporting(cfn_models.Stack.update)
+    installed["Outputs: Export"] = cfn_models.Stack.mark_creation_complete
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    EC2ContainerServiceResponse.register_container_instance = _register_container_instance_with_attributes
+    installed["ECS container instance attributes"] = EC2ContainerServiceResponse.register_container_instance
+    EC2ContainerServiceResponse.list_container_instances = _list_container_instances_filtered(
+        EC2ContainerServiceResponse.list_container_instances)
+    installed["ECS ListContainerInstances filter"] = EC2ContainerServiceResponse.list_container_instances
+
+    from moto.moto_api import state_manager
+
+    state_manager.set_transition(model_name="ecs::task", transition={"progression": "manual", "times": 2**62})
+    installed["ECS task status"] = state_manager
 
     missing = set(CFN_BRIDGES) ^ set(installed)
     if missing:

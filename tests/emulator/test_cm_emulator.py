@@ -894,3 +894,115 @@ def test_a_group_delete_waits_on_its_terminate_hook(endpoint):
     deleting.join(timeout=10)
     assert done.is_set()
     assert autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["cm-asg-test-1"])["AutoScalingGroups"] == []
+
+
+# A stack that exports a name only when Component is base (the template's base part),
+# and one that imports it (a container part).
+EXPORTING = {
+    "Parameters": {"Component": {"Type": "String"}},
+    "Conditions": {"Base": {"Fn::Equals": [{"Ref": "Component"}, "base"]}},
+    "Resources": {
+        "Topic": {"Type": "AWS::SNS::Topic", "Condition": "Base", "Properties": {"TopicName": "cm-bridge-base"}},
+        "Always": {"Type": "AWS::SNS::Topic", "Properties": {}},
+    },
+    "Outputs": {"TopicArn": {"Condition": "Base", "Value": {"Ref": "Topic"},
+                             "Export": {"Name": "cm-test-TopicArn"}}},
+}
+IMPORTING = {"Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": {
+    "Fn::Sub": ["cm-bridge-${Name}", {"Name": {"Fn::Select": [5, {"Fn::Split": [
+        ":", {"Fn::ImportValue": "cm-test-TopicArn"}]}]}}]}}}}}
+
+
+def test_an_output_is_exported_once_created_and_only_if_its_condition_holds(endpoint):
+    cloudformation = client("cloudformation", endpoint)
+    # Conditioned off: no export, so it claims no name.
+    stack, _ = deploy(endpoint, EXPORTING, {"Component": "domain"}, name="cm-bridge-domain")
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert cloudformation.list_exports()["Exports"] == []
+    base, _ = deploy(endpoint, EXPORTING, {"Component": "base"}, name="cm-bridge-base")
+    assert base["StackStatus"] == "CREATE_COMPLETE"
+    assert base["Outputs"][0]["ExportName"] == "cm-test-TopicArn"
+    arn = "arn:aws:sns:us-east-1:123456789012:cm-bridge-base"
+    assert [(e["Name"], e["Value"]) for e in cloudformation.list_exports()["Exports"]] == [("cm-test-TopicArn", arn)]
+    # Another stack of the region exporting the same name fails, as CloudFormation's does.
+    again, _ = deploy(endpoint, EXPORTING, {"Component": "base"}, name="cm-bridge-base-2")
+    assert again["StackStatus"] == "CREATE_FAILED"
+    assert again["Failed"]["cm-bridge-base-2"] == \
+        "Export with name cm-test-TopicArn is already exported by stack cm-bridge-base"
+    # Fn::ImportValue reads it; another region has exports of its own.
+    importing, resources = deploy(endpoint, IMPORTING, name="cm-bridge-container")
+    assert importing["StackStatus"] == "CREATE_COMPLETE"
+    assert resources["Queue"]["PhysicalResourceId"].endswith("/cm-bridge-cm-bridge-base")
+    elsewhere, _ = deploy(endpoint, IMPORTING, name="cm-bridge-container", region="eu-west-1")
+    assert elsewhere["StackStatus"] != "CREATE_COMPLETE"
+    # The export goes with its stack.
+    cloudformation.delete_stack(StackName="cm-bridge-base")
+    assert cloudformation.list_exports()["Exports"] == []
+
+
+def test_container_instance_attributes_and_the_cluster_query_language(endpoint):
+    ec2 = client("ec2", endpoint)
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    instances = [i["InstanceId"] for i in ec2.run_instances(
+        ImageId=image, MinCount=2, MaxCount=2, InstanceType="t3.micro")["Instances"]]
+    ecs = client("ecs", endpoint)
+    ecs.create_cluster(clusterName="cm-cluster-test")
+    arns = []
+    for instance, container in zip(instances, ["mc", "valheim"]):
+        registered = ecs.register_container_instance(
+            cluster="cm-cluster-test",
+            instanceIdentityDocument=json.dumps({"instanceId": instance, "region": "us-east-1"}),
+            attributes=[{"name": "cm.container", "value": container}])
+        arns.append(registered["containerInstance"]["containerInstanceArn"])
+    described = ecs.describe_container_instances(cluster="cm-cluster-test", containerInstances=arns)
+    assert [{a["name"]: a.get("value") for a in ci["attributes"]}["cm.container"]
+            for ci in described["containerInstances"]] == ["mc", "valheim"]
+    listed = ecs.list_attributes(cluster="cm-cluster-test", targetType="container-instance",
+                                 attributeName="cm.container", attributeValue="valheim")
+    assert [a["targetId"] for a in listed["attributes"]] == [arns[1]]
+
+    def matching(expression: str) -> list[str]:
+        return ecs.list_container_instances(cluster="cm-cluster-test", filter=expression)["containerInstanceArns"]
+
+    assert matching("attribute:cm.container == mc") == [arns[0]]
+    assert matching("attribute:cm.container != mc") == [arns[1]]
+    assert sorted(matching("attribute:cm.container exists")) == sorted(arns)
+    assert matching(f"attribute:cm.container == valheim and ec2InstanceId == {instances[1]}") == [arns[1]]
+    assert matching(f"attribute:cm.container == mc and ec2InstanceId == {instances[1]}") == []
+    assert sorted(ecs.list_container_instances(cluster="cm-cluster-test")["containerInstanceArns"]) == sorted(arns)
+    with pytest.raises(botocore.exceptions.ClientError) as refused:
+        matching("attribute:cm.container in [mc, valheim]")
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterException"
+
+
+def test_cluster_query_expressions_evaluate_like_ecs():
+    attributes = {"cm.container": "mc", "ecs.instance-type": "t3.medium"}
+    assert cm_emulator.cluster_query_matches("attribute:cm.container == mc", "i-1", attributes)
+    assert not cm_emulator.cluster_query_matches("attribute:cm.container == mcx", "i-1", attributes)
+    assert cm_emulator.cluster_query_matches("attribute:other != x", "i-1", attributes)
+    assert not cm_emulator.cluster_query_matches("attribute:other exists", "i-1", attributes)
+    assert cm_emulator.cluster_query_matches(
+        "attribute:ecs.instance-type == t3.medium and ec2InstanceId == i-1", "i-1", attributes)
+    with pytest.raises(ValueError):
+        cm_emulator.cluster_query_matches("attribute:cm.container =~ m.*", "i-1", attributes)
+
+
+def test_a_task_runs_until_it_is_stopped(endpoint):
+    ec2 = client("ec2", endpoint)
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.micro")["Instances"][0]
+    ecs = client("ecs", endpoint)
+    ecs.create_cluster(clusterName="cm-cluster-test")
+    registered = ecs.register_container_instance(
+        cluster="cm-cluster-test",
+        instanceIdentityDocument=json.dumps({"instanceId": instance["InstanceId"], "region": "us-east-1"}))
+    ecs.register_task_definition(family="cm-task-test", containerDefinitions=[
+        {"name": "mc", "image": "itzg/minecraft-server", "memory": 512}])
+    task = ecs.start_task(cluster="cm-cluster-test", taskDefinition="cm-task-test",
+                          containerInstances=[registered["containerInstance"]["containerInstanceArn"]],
+                          group="service:cm-service-test")["tasks"][0]["taskArn"]
+    for _ in range(10):
+        described = ecs.describe_tasks(cluster="cm-cluster-test", tasks=[task])["tasks"][0]
+        assert described["lastStatus"] == "RUNNING"
+    ecs.stop_task(cluster="cm-cluster-test", task=task, reason="Essential container in task exited")
+    assert ecs.describe_tasks(cluster="cm-cluster-test", tasks=[task])["tasks"][0]["lastStatus"] == "STOPPED"

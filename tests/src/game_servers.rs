@@ -9,16 +9,19 @@
 //!   a handshake and a status request in, one status response out, framed as the
 //!   protocol describes), for the benchmark, which must not need Node.
 //!
+//! [`NodeScript`] runs the Node programs of any fixtures folder ([`install`]): the
+//! game servers' ([`GAME_SERVERS`]) and the browser test's (`tests/fixtures/browser`).
 //! Every Node process is stopped when dropped: its standard input is closed (the
 //! fixtures stop then), and after 5 s it is killed.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ChildStdin;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -32,40 +35,53 @@ const SERVER_START: Duration = Duration::from_secs(90);
 /// How long a bot may take to join (log in and spawn) or leave.
 const BOT_WAIT: Duration = Duration::from_secs(60);
 
-/// `tests/fixtures/game-servers`.
-pub fn fixtures_dir() -> PathBuf {
-    repo_root().join("tests/fixtures/game-servers")
+/// The game servers' fixtures folder, `tests/fixtures/game-servers`.
+pub const GAME_SERVERS: &str = "game-servers";
+
+/// `tests/fixtures/<folder>`.
+pub fn fixtures_dir(folder: &str) -> PathBuf {
+    repo_root().join("tests/fixtures").join(folder)
 }
 
-/// Installs the pinned Node packages once per test process, when they are missing;
-/// the fixtures' folder.
-pub fn install() -> Result<PathBuf, String> {
-    static INSTALLED: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    INSTALLED
-        .get_or_init(|| {
-            let dir = fixtures_dir();
-            if dir.join("node_modules/.package-lock.json").exists() {
-                return Ok(dir);
-            }
-            let out = Spawn::new("npm")
-                .args(["ci", "--no-audit", "--no-fund", "--prefix"])
-                .args([dir.as_os_str()])
-                .run()
-                .map_err(|e| format!("{e}: the game-server fixtures need Node 20 and npm"))?;
-            if !out.status.success() {
-                return Err(format!(
-                    "npm ci in {} failed: {}",
-                    dir.display(),
-                    String::from_utf8_lossy(&out.stderr)
-                ));
-            }
-            Ok(dir)
-        })
+/// Installs the Node packages pinned in `tests/fixtures/<folder>` (`npm ci`), once per
+/// test process and folder, when they are missing; the folder.
+pub fn install(folder: &str) -> Result<PathBuf, String> {
+    static INSTALLED: Mutex<BTreeMap<String, Result<PathBuf, String>>> =
+        Mutex::new(BTreeMap::new());
+    // Held while npm runs: a second caller waits for the first's install.
+    let mut installed = INSTALLED.lock().unwrap_or_else(|p| p.into_inner());
+    installed
+        .entry(folder.to_string())
+        .or_insert_with(|| npm_ci(&fixtures_dir(folder)))
         .clone()
 }
 
-/// A Node program of the fixtures: commands go to its standard input, its standard
-/// output comes line by line, its standard error goes to a log file.
+fn npm_ci(dir: &Path) -> Result<PathBuf, String> {
+    if dir.join("node_modules/.package-lock.json").exists() {
+        return Ok(dir.to_path_buf());
+    }
+    let out = Spawn::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--prefix"])
+        .args([dir.as_os_str()])
+        .run()
+        .map_err(|e| {
+            format!(
+                "{e}: the fixtures of {} need Node 20 and npm",
+                dir.display()
+            )
+        })?;
+    if !out.status.success() {
+        return Err(format!(
+            "npm ci in {} failed: {}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(dir.to_path_buf())
+}
+
+/// A Node program of a fixtures folder: commands go to its standard input, its
+/// standard output comes line by line, its standard error goes to a log file.
 pub struct NodeScript {
     name: String,
     stdin: Option<ChildStdin>,
@@ -76,12 +92,14 @@ pub struct NodeScript {
 }
 
 impl NodeScript {
-    /// `node <script> <args>` in the fixtures' folder.
-    pub fn start(script: &str, args: &[String]) -> Result<NodeScript, String> {
-        let dir = install()?;
+    /// `node <script> <args>` of `tests/fixtures/<folder>` (installed first, see
+    /// [`install`]).
+    pub fn start(folder: &str, script: &str, args: &[String]) -> Result<NodeScript, String> {
+        let dir = install(folder)?;
+        let stem = Path::new(script).file_stem().unwrap_or_default();
         let log = std::env::temp_dir().join(format!(
             "cm-{}-{}-{}.log",
-            script.trim_end_matches(".js"),
+            stem.to_string_lossy(),
             std::process::id(),
             next_id()
         ));
@@ -138,6 +156,22 @@ impl NodeScript {
         }
     }
 
+    /// The next line within `timeout`, whatever it says; silence is an error.
+    pub fn next_line(&self, timeout: Duration) -> Result<String, String> {
+        self.lines.recv_timeout(timeout).map_err(|_| {
+            format!(
+                "{} said nothing within {timeout:?} (log: {})",
+                self.name,
+                self.log.display()
+            )
+        })
+    }
+
+    /// What the program wrote to its standard error so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     /// Writes one command line.
     pub fn send(&mut self, command: &str) -> Result<(), String> {
         let stdin = self
@@ -174,7 +208,7 @@ pub struct MinecraftServer {
 impl MinecraftServer {
     /// Starts the server and waits until players can join.
     pub fn start() -> Result<MinecraftServer, String> {
-        let node = NodeScript::start("server.js", &["0".to_string()])?;
+        let node = NodeScript::start(GAME_SERVERS, "server.js", &["0".to_string()])?;
         let line = node.wait_for("listening ", SERVER_START)?;
         let port = line
             .rsplit("listening ")
@@ -193,7 +227,7 @@ pub struct Bots {
 impl Bots {
     pub fn start(port: u16) -> Result<Bots, String> {
         Ok(Bots {
-            node: NodeScript::start("bots.js", &[port.to_string()])?,
+            node: NodeScript::start(GAME_SERVERS, "bots.js", &[port.to_string()])?,
         })
     }
 
@@ -221,7 +255,7 @@ impl Bots {
 /// What gamedig reads from 127.0.0.1:`port` over `protocol` (`minecraft-java`,
 /// `minecraft-bedrock` or `a2s`): `{"numplayers", "maxplayers", "bots"}`.
 pub fn gamedig(protocol: &str, port: u16) -> Result<Value, String> {
-    let dir = install()?;
+    let dir = install(GAME_SERVERS)?;
     let out = Spawn::new("node")
         .args([dir.join("query.mjs").into_os_string()])
         .args([protocol, "127.0.0.1", &port.to_string()])

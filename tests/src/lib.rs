@@ -10,6 +10,7 @@
 //! | [`function_url`] | a Lambda Function URL on 127.0.0.1 in front of a [`Function`], for a browser |
 //! | [`process`] | starting any child process (killed when dropped) |
 //! | [`story`] | the whole lifecycle of one container, which the demo prints and `tests/e2e.rs` checks |
+//! | [`fleet`] | many containers under one domain: the domain's stack, a base per region and a stack per container, each container a story's [`story::Deployment`] (`tests/domain.rs`) |
 //! | [`presence`] | the presence story: a real Minecraft server's players counted, the idle alarm played, a failed boot stopped (`tests/presence.rs`) |
 //! | [`game_servers`] | game servers for the presence probe: flying-squid, mineflayer bots and gamedig from `tests/fixtures/game-servers`, and a status responder in Rust |
 //! | [`contract`] | each function's environment variables checked against the docs, template.yaml and events/env.json |
@@ -22,10 +23,12 @@ pub mod contract;
 pub mod emulator;
 pub mod env_json;
 pub mod events;
+pub mod fleet;
 pub mod function;
 pub mod function_url;
 pub mod game_servers;
 pub mod http;
+pub mod panel_fixture;
 pub mod presence;
 pub mod process;
 pub mod runtime_api;

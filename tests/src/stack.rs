@@ -146,12 +146,13 @@ pub struct ContainerNames {
     pub container: String,
     /// The `ContainerAddress` output.
     pub domain: String,
-    /// The hosted zone: the `HostedZoneId` output, else the `ExistingHostedZoneId`
-    /// parameter.
+    /// The hosted zone: the `HostedZoneId` output (Component=all), else the
+    /// `HostedZoneId` parameter (Component=container: the domain stack's zone).
     pub zone: String,
     pub group: String,
     /// The group's terminate lifecycle hook.
     pub hook: String,
+    /// The stack's own cluster (Component=all), else its region's base stack's.
     pub cluster: String,
     pub service: String,
     pub task_family: String,
@@ -356,9 +357,20 @@ impl Stack {
             .build()
     }
 
-    /// The names of the container's resources in this stack (a Component=all or
-    /// Component=container stack); the hook is read from the deployed group.
+    /// The names of the container's resources in this stack (a Component=all stack);
+    /// the hook is read from the deployed group.
     pub async fn container_names(&self, emulator: &Emulator) -> Result<ContainerNames, String> {
+        self.container_names_on(emulator, None).await
+    }
+
+    /// The names of the container's resources in this stack, a Component=all stack
+    /// (`base` None) or a Component=container stack on the cluster of `base`, its
+    /// region's Component=base stack (what the container's Fn::ImportValue reads).
+    pub async fn container_names_on(
+        &self,
+        emulator: &Emulator,
+        base: Option<&Stack>,
+    ) -> Result<ContainerNames, String> {
         let last = |arn: &str, sep: char| arn.rsplit(sep).next().unwrap_or_default().to_string();
         let group = self.output("AutoScalingGroupName")?.to_string();
         let sdk = self.sdk_config(emulator).await;
@@ -380,9 +392,15 @@ impl Stack {
             Some(zone) => zone.clone(),
             None => self
                 .parameters
-                .get("ExistingHostedZoneId")
+                .get("HostedZoneId")
+                .filter(|z| !z.is_empty())
                 .cloned()
                 .ok_or_else(|| format!("stack {} names no hosted zone", self.name))?,
+        };
+        let cluster = match (self.physical_id("Cluster"), base) {
+            (Ok(own), _) => own.to_string(),
+            (Err(_), Some(base)) => base.physical_id("Cluster")?.to_string(),
+            (Err(e), None) => return Err(format!("{e}, and no base stack is given")),
         };
         Ok(ContainerNames {
             container: self
@@ -394,7 +412,7 @@ impl Stack {
             zone,
             group,
             hook,
-            cluster: self.physical_id("Cluster")?.to_string(),
+            cluster,
             service: last(self.physical_id("Service")?, '/'),
             task_family: task_definition
                 .split(':')
@@ -412,32 +430,11 @@ impl Stack {
     /// deployed event pattern matches it (the emulator matches, with moto's
     /// EventBridge; nothing is invoked).
     pub fn routed_to(&self, emulator: &Emulator, event: &Value) -> Result<Vec<String>, String> {
-        let body = serde_json::json!({"Region": self.region, "Event": event}).to_string();
-        let (status, text) = http::request(
-            emulator.port(),
-            "POST",
-            "/_cm/eventbridge/route",
-            Some(&body),
-        )
-        .map_err(|e| format!("POST /_cm/eventbridge/route: {e}"))?;
-        if status != 200 {
-            return Err(format!(
-                "POST /_cm/eventbridge/route answered {status}: {text}"
-            ));
-        }
-        let routes: Value = serde_json::from_str(&text)
-            .map_err(|e| format!("POST /_cm/eventbridge/route: {e}: {text}"))?;
-        let targets: Vec<&str> = routes
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|r| r["Targets"].as_array().into_iter().flatten())
-            .filter_map(Value::as_str)
-            .collect();
+        let targets = route(emulator, &self.region, event)?;
         let mut routed: Vec<String> = self
             .functions
             .values()
-            .filter(|f| targets.contains(&f.arn.as_str()))
+            .filter(|f| targets.contains(&f.arn))
             .map(|f| f.logical_id.clone())
             .collect();
         routed.sort();
@@ -460,6 +457,35 @@ impl Stack {
             .filter(|b| b.stack == self.name && b.region == self.region)
             .collect())
     }
+}
+
+/// The ARNs of the targets EventBridge delivers `event` to in `region`: those of every
+/// enabled rule of the region whose deployed event pattern matches it (the emulator
+/// matches, with moto's EventBridge; nothing is invoked).
+pub fn route(emulator: &Emulator, region: &str, event: &Value) -> Result<Vec<String>, String> {
+    let body = serde_json::json!({"Region": region, "Event": event}).to_string();
+    let (status, text) = http::request(
+        emulator.port(),
+        "POST",
+        "/_cm/eventbridge/route",
+        Some(&body),
+    )
+    .map_err(|e| format!("POST /_cm/eventbridge/route: {e}"))?;
+    if status != 200 {
+        return Err(format!(
+            "POST /_cm/eventbridge/route answered {status}: {text}"
+        ));
+    }
+    let routes: Value = serde_json::from_str(&text)
+        .map_err(|e| format!("POST /_cm/eventbridge/route: {e}: {text}"))?;
+    Ok(routes
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r["Targets"].as_array().into_iter().flatten())
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect())
 }
 
 /// One enabled scheduled EventBridge rule of a stack's region (`GET
@@ -561,25 +587,41 @@ fn harness_get(emulator: &Emulator, path: &str) -> Result<Value, String> {
 }
 
 /// Puts the SSM SecureString parameter `name` = `value` in `region` of the emulator,
-/// as `aws ssm put-parameter --type SecureString --overwrite` does (SSM's JSON
-/// protocol; the emulator reads the service and the region from the credential scope
-/// and checks no signature).
+/// as `aws ssm put-parameter --type SecureString --overwrite` does.
 pub fn put_secure_string(
     emulator: &Emulator,
     region: &str,
     name: &str,
     value: &str,
 ) -> Result<(), String> {
-    use std::io::{BufReader, Write};
     let body = serde_json::json!({
         "Name": name,
         "Value": value,
         "Type": "SecureString",
         "Overwrite": true,
-    })
-    .to_string();
+    });
+    json_api(emulator, region, "ssm", "AmazonSSM.PutParameter", &body)
+        .map(|_| ())
+        .map_err(|e| format!("{e} ({name})"))
+}
+
+/// One call of an AWS JSON-protocol API to `region` of the emulator, as the AWS CLI
+/// makes it: `target` is the `X-Amz-Target` (`AmazonSSM.PutParameter`,
+/// `Logs_20140328.DescribeResourcePolicies`...), `service` the signing name (`ssm`,
+/// `logs`; the emulator reads the service and the region from the credential scope and
+/// checks no signature). The answer's JSON; `Err` names the call and what it answered.
+pub fn json_api(
+    emulator: &Emulator,
+    region: &str,
+    service: &str,
+    target: &str,
+    body: &Value,
+) -> Result<Value, String> {
+    use std::io::{BufReader, Write};
+    let body = body.to_string();
     let port = emulator.port();
-    let failed = |e: std::io::Error| format!("ssm:PutParameter {name}: {e}");
+    let operation = target.rsplit('.').next().unwrap_or(target);
+    let failed = |e: std::io::Error| format!("{service}:{operation} in {region}: {e}");
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(failed)?;
     stream
         .set_read_timeout(Some(std::time::Duration::from_secs(30)))
@@ -587,8 +629,8 @@ pub fn put_secure_string(
     write!(
         stream,
         "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
-         Content-Type: application/x-amz-json-1.1\r\nX-Amz-Target: AmazonSSM.PutParameter\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/{region}/ssm/aws4_request, \
+         Content-Type: application/x-amz-json-1.1\r\nX-Amz-Target: {target}\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/{region}/{service}/aws4_request, \
          SignedHeaders=host;x-amz-target, Signature=0\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
@@ -597,18 +639,22 @@ pub fn put_secure_string(
     let mut reader = BufReader::new(stream);
     let (status, headers) = http::read_head(&mut reader)
         .map_err(failed)?
-        .ok_or_else(|| format!("ssm:PutParameter {name}: no answer"))?;
-    if status.split_whitespace().nth(1) == Some("200") {
-        return Ok(());
-    }
+        .ok_or_else(|| format!("{service}:{operation} in {region}: no answer"))?;
     let answer = http::read_body(&mut reader, &headers)
         .ok()
         .flatten()
         .unwrap_or_default();
-    Err(format!(
-        "ssm:PutParameter {name} in {region}: {status}: {}",
-        String::from_utf8_lossy(&answer)
-    ))
+    let text = String::from_utf8_lossy(&answer);
+    if status.split_whitespace().nth(1) != Some("200") {
+        return Err(format!(
+            "{service}:{operation} in {region}: {status}: {text}"
+        ));
+    }
+    if text.trim().is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_str(&text)
+        .map_err(|e| format!("{service}:{operation} in {region}: {e}: {text}"))
 }
 
 /// One resource a CloudFormation bridge of the emulator made or completed (see

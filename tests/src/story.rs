@@ -1,8 +1,9 @@
 //! The whole lifecycle of one container, offline, on template.yaml as deployed: the
 //! SAM-transformed template is deployed into the local AWS emulator's CloudFormation
-//! ([`crate::stack`]), as one Component=all stack in us-east-1 or as Component=dns in
-//! us-east-1 with Component=container in another region ([`Layout`]), and the story
-//! plays against the physical resources those stacks made. Each function runs as its
+//! ([`crate::stack`]), as one Component=all stack in us-east-1, or as the domain's
+//! Component=domain stack in us-east-1 with a Component=base and a Component=container
+//! stack in another region ([`Layout`]; many containers: [`crate::fleet`]), and the
+//! story plays against the physical resources those stacks made. Each function runs as its
 //! real binary behind a Lambda Runtime API server with exactly the environment, log
 //! settings and timeout of its deployed Lambda configuration, and each event goes to
 //! the functions the deployed wiring delivers it to, so a wrong `Environment` entry,
@@ -10,8 +11,8 @@
 //!
 //! - **a lookup**: the hosted zone's query logging configuration names a log group
 //!   (in us-east-1, where Route 53 writes query logs), that group's subscription
-//!   filter names its destination function; the batch carries that group, that
-//!   filter, the zone's id and the container's address;
+//!   filter names its destination function (the domain's router); the batch carries
+//!   that group, that filter, the zone's id and the container's address;
 //! - **Auto Scaling and ECS events**: the deployed EventBridge rules whose patterns
 //!   match the event ([`Stack::routed_to`]) must be the functions AWS invokes;
 //! - **an alarm**: its deployed actions, with its ARN, name and metrics in the event;
@@ -20,10 +21,14 @@
 //!   subscription of the container's topic to the notifier, one SNS event per message
 //!   published, and a local webhook that records what the notifier posted.
 //!
-//! The emulator has no ECS scheduler, does not deliver events and does not evaluate
-//! alarms, so the story plays them, explicitly: `Story::ecs_scheduler` starts the
-//! service's task definition on the registered container instance while the service
-//! wants 1 and stops it when the service is scaled to 0 (what ECS does); each event is
+//! The emulator has no ECS agent or scheduler, does not deliver events and does not
+//! evaluate alarms, so the story plays them, explicitly: the instance's ECS agent
+//! registers it in the cluster its user data names, with the attributes its user data
+//! gives (`ECS_CLUSTER`, `ECS_INSTANCE_ATTRIBUTES`), and `Story::ecs_scheduler` starts
+//! the service's task definition on a container instance that meets the task
+//! definition's placement constraints (ECS's own query, `ListContainerInstances` with
+//! the constraint as its filter) while the service wants 1, and stops the service's
+//! tasks when it is scaled to 0 (what ECS does); each event is
 //! built from the emulator's real state (instance ids, ARNs, tokens) and handed to the
 //! functions the deployed wiring names. Each step checks the emulator's state
 //! afterwards. `cm-demo` prints the timeline; `tests/e2e.rs` asserts that every step
@@ -62,14 +67,18 @@ pub const DOMAIN_NAME: &str = "example.com";
 pub const DOMAIN: &str = "mc.example.com";
 /// The `Environment` the story deploys.
 pub const ENVIRONMENT: &str = "demo";
-/// The story's stack (the container's; the dns stack of [`Layout::TwoRegions`] is
-/// `{STACK}-dns`).
+/// The story's stack (the container's, Component=all or container).
 pub const STACK: &str = "cm-demo-mc";
+/// The domain's stack of [`Layout::TwoRegions`] (Component=domain, in us-east-1).
+pub const DOMAIN_STACK: &str = "cm-demo-domain";
+/// The region's base stack of [`Layout::TwoRegions`] (Component=base, in the
+/// container's region).
+pub const BASE_STACK: &str = "cm-demo-base";
 
 /// The four functions' names, as their binaries are called.
 pub const FUNCTIONS: [&str; 4] = [TRIGGER, SYNC, UPDATER, WATCHDOG];
 
-/// The control panel's binary: in the dns part of the stacks, when deployed with a
+/// The control panel's binary: in the domain part of the stacks, when deployed with a
 /// `StartTokenParameter` (see [`Story::setup_demo`]).
 pub const CONTROL_PANEL: &str = "control-panel";
 
@@ -78,7 +87,7 @@ pub const CONTROL_PANEL: &str = "control-panel";
 pub const NOTIFIER: &str = "notifier";
 
 /// The name the story gives the SSM SecureString of the control panel's start token
-/// (in us-east-1, the dns part's region).
+/// (in us-east-1, the domain part's region).
 pub const START_TOKEN_PARAMETER: &str = "/cm/demo/start-token";
 
 /// The SSM SecureString listing the notifier's webhooks ([`Story::setup_demo`]; in
@@ -132,19 +141,74 @@ impl Report {
 pub enum Layout {
     /// One stack, Component=all, in us-east-1.
     All,
-    /// Component=dns in us-east-1 (zone, query log, trigger) and Component=container
-    /// in `container_region` (everything else), given the dns stack's zone.
+    /// The domain's Component=domain stack in us-east-1 (zone, query log, router),
+    /// the region's Component=base stack (VPC, cluster, exported) and the
+    /// Component=container stack in `container_region`, given the domain stack's zone.
     TwoRegions { container_region: String },
 }
 
-/// The story's stacks as deployed in a new emulator: their container's names (read
-/// from what CloudFormation made), clients of the container's region, the events the
-/// deployed wiring delivers, and the reads each step checks.
+/// Parameters only the Component=domain part takes (the others refuse them).
+pub const DOMAIN_PARAMETERS: [&str; 5] = [
+    "StartTokenParameter",
+    "DiscordPublicKey",
+    "ControlPanelConcurrency",
+    "ParentHostedZoneId",
+    "ExistingHostedZoneId",
+];
+/// Parameters only the Component=base part takes.
+pub const BASE_PARAMETERS: [&str; 3] = ["VpcId", "SubnetIdA", "SubnetIdB"];
+/// Parameters every part takes.
+pub const SHARED_PARAMETERS: [&str; 6] = [
+    "BaseName",
+    "Environment",
+    "LogLevel",
+    "LogRetentionDays",
+    "Architecture",
+    "LocalEndpointUrl",
+];
+
+/// The parameters of `parameters` that the `component` part of the stacks takes
+/// (`all` takes them all): `domain` its own ([`DOMAIN_PARAMETERS`]), `DomainName` and
+/// the shared ones, `base` its own ([`BASE_PARAMETERS`]) and the shared ones,
+/// `container` every other, `DomainName` and the shared ones; with `Component` set.
+pub fn parameters_of<'a>(
+    component: &'a str,
+    parameters: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut given: Vec<(&str, &str)> = parameters
+        .iter()
+        .copied()
+        .filter(|(key, _)| {
+            let shared = SHARED_PARAMETERS.contains(key);
+            let domain = DOMAIN_PARAMETERS.contains(key);
+            let base = BASE_PARAMETERS.contains(key);
+            match component {
+                "all" => true,
+                "domain" => shared || domain || *key == "DomainName",
+                "base" => shared || base,
+                _ => !domain && !base && *key != "Component",
+            }
+        })
+        .filter(|(key, _)| *key != "Component")
+        .collect();
+    given.push(("Component", component));
+    given
+}
+
+/// The story's stacks as deployed: their container's names (read from what
+/// CloudFormation made), clients of the container's region, the events the deployed
+/// wiring delivers, and the reads each step checks. One per container of a
+/// [`crate::fleet::Fleet`], sharing its emulator and its domain's stacks.
+#[derive(Clone)]
 pub struct Deployment {
-    pub emulator: Emulator,
-    /// The stack with the hosted zone and the trigger.
-    pub dns: Stack,
-    /// The stack with the group and the other functions (the same stack with
+    pub emulator: Arc<Emulator>,
+    /// The stack with the hosted zone, its query log and the router (the domain's
+    /// Component=domain stack; the one stack with [`Layout::All`]).
+    pub domain: Stack,
+    /// The container region's Component=base stack (VPC, cluster); none with
+    /// [`Layout::All`].
+    pub base: Option<Stack>,
+    /// The stack with the group and the container's functions (the same stack with
     /// [`Layout::All`]).
     pub container: Stack,
     pub names: ContainerNames,
@@ -173,7 +237,9 @@ impl Deployment {
     }
 
     /// [`Deployment::deploy`] into `emulator`, which may hold what the stacks need
-    /// beforehand (the SSM parameters a stack is given the names of).
+    /// beforehand (the SSM parameters a stack is given the names of). With
+    /// [`Layout::TwoRegions`] each part is given the parameters it takes
+    /// ([`parameters_of`]).
     pub async fn deploy_in(
         emulator: Emulator,
         layout: &Layout,
@@ -185,31 +251,49 @@ impl Deployment {
             ("ContainerName", CONTAINER),
         ];
         common.extend_from_slice(parameters);
-        let (dns, container) = match layout {
+        let emulator = Arc::new(emulator);
+        let deployment = match layout {
             Layout::All => {
                 let stack = deployed(Stack::deploy(&emulator, "us-east-1", STACK, &common))?;
-                (stack.clone(), stack)
+                Deployment::of(emulator.clone(), stack.clone(), None, stack).await?
             }
             Layout::TwoRegions { container_region } => {
-                let mut given = common.clone();
-                given.extend([
-                    ("Component", "dns"),
-                    ("ContainerRegion", container_region.as_str()),
-                ]);
-                let dns_stack = format!("{STACK}-dns");
-                let dns = deployed(Stack::deploy(&emulator, "us-east-1", &dns_stack, &given))?;
-                let zone = dns.output("HostedZoneId")?.to_string();
-                let mut given = common.clone();
-                given.extend([
-                    ("Component", "container"),
-                    ("ExistingHostedZoneId", zone.as_str()),
-                ]);
+                let domain = deployed(Stack::deploy(
+                    &emulator,
+                    "us-east-1",
+                    DOMAIN_STACK,
+                    &parameters_of("domain", &common),
+                ))?;
+                let base = deployed(Stack::deploy(
+                    &emulator,
+                    container_region,
+                    BASE_STACK,
+                    &parameters_of("base", &common),
+                ))?;
+                let zone = domain.output("HostedZoneId")?.to_string();
+                let mut given = parameters_of("container", &common);
+                given.push(("HostedZoneId", zone.as_str()));
                 let container =
                     deployed(Stack::deploy(&emulator, container_region, STACK, &given))?;
-                (dns, container)
+                Deployment::of(emulator.clone(), domain, Some(base), container).await?
             }
         };
-        let names = container.container_names(&emulator).await?;
+        emulator.reset_counts();
+        Ok(deployment)
+    }
+
+    /// The container of `container`, a Component=all stack (`domain` the same stack,
+    /// `base` none) or a Component=container stack with its domain's stack and its
+    /// region's base stack, deployed in `emulator`.
+    pub async fn of(
+        emulator: Arc<Emulator>,
+        domain: Stack,
+        base: Option<Stack>,
+        container: Stack,
+    ) -> Result<Deployment, String> {
+        let names = container
+            .container_names_on(&emulator, base.as_ref())
+            .await?;
         let sdk = container.sdk_config(&emulator).await;
         let autoscaling = AutoScaling::new(&sdk);
         let group_arn = autoscaling
@@ -223,7 +307,6 @@ impl Deployment {
             .and_then(|g| g.auto_scaling_group_arn())
             .map(str::to_string)
             .ok_or_else(|| format!("the deployed group {} has no ARN", names.group))?;
-        emulator.reset_counts();
         Ok(Deployment {
             ecs: Ecs::new(&sdk),
             ec2: aws_sdk_ec2::Client::new(&sdk),
@@ -232,23 +315,27 @@ impl Deployment {
             autoscaling,
             group_arn,
             names,
-            dns,
+            domain,
+            base,
             container,
             emulator,
         })
     }
 
-    /// The stacks, the dns stack first (one with [`Layout::All`]).
+    /// The stacks: the domain's, the base, the container's (one with
+    /// [`Layout::All`]).
     pub fn stacks(&self) -> Vec<&Stack> {
-        if self.dns.id == self.container.id {
-            vec![&self.container]
-        } else {
-            vec![&self.dns, &self.container]
+        let mut stacks = vec![&self.domain];
+        for stack in self.base.iter().chain([&self.container]) {
+            if stacks.iter().all(|s| s.id != stack.id) {
+                stacks.push(stack);
+            }
         }
+        stacks
     }
 
-    /// Where the stacks are, in a few words: `Component=all in us-east-1`, or `dns in
-    /// us-east-1 + container in eu-west-1`.
+    /// Where the stacks are, in a few words: `Component=all in us-east-1`, or `domain
+    /// in us-east-1 + base in eu-west-1 + container in eu-west-1`.
     pub fn layout(&self) -> String {
         let component = |s: &Stack| {
             s.parameters
@@ -406,7 +493,7 @@ impl Deployment {
             .map(|(_, g)| g.trim_end_matches(":*").to_string())
             .ok_or_else(|| format!("{arn} is not a log group's ARN"))?;
         let filters: Vec<_> = self
-            .dns
+            .domain
             .bridged(&self.emulator)?
             .into_iter()
             .filter(|b| {
@@ -430,7 +517,7 @@ impl Deployment {
             .as_str()
             .unwrap_or_default();
         let targets: Vec<String> = self
-            .dns
+            .domain
             .functions
             .values()
             .filter(|f| f.arn == destination)
@@ -711,6 +798,15 @@ impl Deployment {
             .and_then(|t| t.value().map(str::to_string))
     }
 
+    /// The instance's state (`running`, `terminated`...).
+    pub async fn instance_state(&self, instance: &str) -> Option<String> {
+        self.instance(instance)
+            .await?
+            .state()
+            .and_then(|s| s.name())
+            .map(|n| n.as_str().to_string())
+    }
+
     async fn instance(&self, instance: &str) -> Option<aws_sdk_ec2::types::Instance> {
         self.ec2
             .describe_instances()
@@ -725,8 +821,176 @@ impl Deployment {
             .cloned()
     }
 
+    /// The ARNs of the container's service's tasks that have not stopped (the
+    /// cluster may be its region's, shared with other containers).
     pub async fn running_tasks(&self) -> Vec<String> {
-        emulator::running_tasks(&self.ecs, &self.names.cluster).await
+        let group = format!("service:{}", self.names.service);
+        let cluster = &self.names.cluster;
+        let tasks = emulator::running_tasks(&self.ecs, cluster).await;
+        if tasks.is_empty() {
+            return tasks;
+        }
+        self.ecs
+            .describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(tasks))
+            .send()
+            .await
+            .map(|o| {
+                o.tasks()
+                    .iter()
+                    .filter(|t| t.group() == Some(group.as_str()))
+                    .filter_map(|t| t.task_arn().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The EC2 instance the task `task` runs on, or "" if it cannot be read.
+    pub async fn task_instance(&self, task: &str) -> String {
+        let cluster = &self.names.cluster;
+        let Ok(described) = self
+            .ecs
+            .describe_tasks()
+            .cluster(cluster)
+            .tasks(task)
+            .send()
+            .await
+        else {
+            return String::new();
+        };
+        let Some(arn) = described
+            .tasks()
+            .first()
+            .and_then(|t| t.container_instance_arn())
+        else {
+            return String::new();
+        };
+        self.ecs
+            .describe_container_instances()
+            .cluster(cluster)
+            .container_instances(arn)
+            .send()
+            .await
+            .ok()
+            .and_then(|o| {
+                o.container_instances()
+                    .first()
+                    .and_then(|c| c.ec2_instance_id().map(str::to_string))
+            })
+            .unwrap_or_default()
+    }
+
+    /// How many terminate lifecycle actions of the container's group were completed
+    /// (CompleteLifecycleAction, as the emulator's Auto Scaling records them).
+    pub fn completed_lifecycle_actions(&self) -> usize {
+        let region = self.container.region.as_str();
+        self.emulator.lifecycle_actions()["completed"]
+            .as_array()
+            .map(|done| {
+                done.iter()
+                    .filter(|a| {
+                        a["AutoScalingGroupName"] == self.names.group.as_str()
+                            && a["Region"] == region
+                    })
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    /// The ECS agent's configuration that the instances' user data writes to
+    /// `/etc/ecs/ecs.config` (`ECS_CLUSTER`, `ECS_INSTANCE_ATTRIBUTES`...), read from
+    /// the launch template the deployed group launches.
+    pub async fn agent_config(&self) -> Result<BTreeMap<String, String>, String> {
+        let group = &self.names.group;
+        let described = self
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(group)
+            .send()
+            .await
+            .map_err(|e| format!("DescribeAutoScalingGroups {group}: {e:?}"))?;
+        let template = described
+            .auto_scaling_groups()
+            .first()
+            .and_then(|g| g.launch_template())
+            .ok_or_else(|| format!("the group {group} launches no launch template"))?;
+        let mut call = self.ec2.describe_launch_template_versions();
+        call = match (
+            template.launch_template_id(),
+            template.launch_template_name(),
+        ) {
+            (Some(id), _) => call.launch_template_id(id),
+            (None, Some(name)) => call.launch_template_name(name),
+            (None, None) => return Err(format!("the group {group}'s launch template has no id")),
+        };
+        let version = template.version().unwrap_or("$Default");
+        let versions = call
+            .versions(version)
+            .send()
+            .await
+            .map_err(|e| format!("DescribeLaunchTemplateVersions of {group}'s: {e:?}"))?;
+        let user_data = versions
+            .launch_template_versions()
+            .first()
+            .and_then(|v| v.launch_template_data())
+            .and_then(|d| d.user_data())
+            .ok_or_else(|| {
+                format!("the launch template of {group} (version {version}) has no user data")
+            })?;
+        use base64::Engine as _;
+        let script = base64::engine::general_purpose::STANDARD
+            .decode(user_data.trim())
+            .map_err(|e| format!("the launch template's user data is not base64: {e}"))?;
+        Ok(ecs_config(&String::from_utf8_lossy(&script)))
+    }
+
+    /// The instance's ECS agent starts and registers it, as the agent does: in the
+    /// cluster its user data names (`ECS_CLUSTER`, which must be the container's), with
+    /// the attributes its user data gives (`ECS_INSTANCE_ATTRIBUTES`, a JSON object).
+    /// The container instance's ARN.
+    pub async fn agent_registers(&self, instance: &str) -> Result<String, String> {
+        let config = self.agent_config().await?;
+        let cluster = config
+            .get("ECS_CLUSTER")
+            .ok_or("the instance's user data sets no ECS_CLUSTER")?;
+        if *cluster != self.names.cluster {
+            return Err(format!(
+                "the instance's agent joins the cluster {cluster}, not the container's {}",
+                self.names.cluster
+            ));
+        }
+        let mut attributes = Vec::new();
+        if let Some(text) = config.get("ECS_INSTANCE_ATTRIBUTES") {
+            let given: serde_json::Map<String, Value> = serde_json::from_str(text)
+                .map_err(|e| format!("ECS_INSTANCE_ATTRIBUTES={text} is not a JSON object: {e}"))?;
+            for (name, value) in given {
+                let value = value
+                    .as_str()
+                    .ok_or_else(|| format!("ECS_INSTANCE_ATTRIBUTES: {name} is not a string"))?;
+                attributes.push(
+                    aws_sdk_ecs::types::Attribute::builder()
+                        .name(name)
+                        .value(value)
+                        .build()
+                        .map_err(|e| format!("an attribute: {e}"))?,
+                );
+            }
+        }
+        let identity =
+            json!({"instanceId": instance, "region": self.container.region, "accountId": ACCOUNT});
+        self.ecs
+            .register_container_instance()
+            .cluster(cluster)
+            .instance_identity_document(identity.to_string())
+            .set_attributes(Some(attributes))
+            .send()
+            .await
+            .map_err(|e| format!("RegisterContainerInstance {instance}: {e:?}"))?
+            .container_instance()
+            .and_then(|c| c.container_instance_arn())
+            .map(str::to_string)
+            .ok_or_else(|| "RegisterContainerInstance: the answer has no ARN".to_string())
     }
 
     /// The CloudWatch client of the container's region.
@@ -734,11 +998,14 @@ impl Deployment {
         &self.cloudwatch
     }
 
-    /// Every message published to the topics of the container's region.
+    /// Every message published to the container's topic.
     pub fn sns_messages(&self) -> Vec<Value> {
         self.container
             .sns_messages(&self.emulator)
             .unwrap_or_default()
+            .into_iter()
+            .filter(|m| m["TopicArn"] == self.names.topic_arn.as_str())
+            .collect()
     }
 
     /// The text of the last message published, or "" if there is none.
@@ -892,6 +1159,54 @@ fn single_response(outcomes: &[Option<Outcome>]) -> Option<&Value> {
     }
 }
 
+/// The ECS agent's settings (`KEY=VALUE`, the keys `ECS_...`) that a user data script
+/// writes to `/etc/ecs/ecs.config`, as the agent then reads them: from lines such as
+/// `echo "ECS_CLUSTER=cm-cluster-prod" >> /etc/ecs/ecs.config`, `echo
+/// 'ECS_INSTANCE_ATTRIBUTES={"cm.container":"mc"}' >> ...`, or the lines of a
+/// heredoc. A value in double quotes is unescaped (`\"`, `\\`) as the shell does.
+pub fn ecs_config(script: &str) -> BTreeMap<String, String> {
+    let mut config = BTreeMap::new();
+    for line in script.lines() {
+        let Some(at) = line.find("ECS_") else {
+            continue;
+        };
+        let Some(eq) = line[at..].find('=').map(|i| at + i) else {
+            continue;
+        };
+        let key = &line[at..eq];
+        if !key
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        {
+            continue;
+        }
+        let rest = &line[eq + 1..];
+        let value = match line[..at].chars().last() {
+            Some('"') => {
+                let mut value = String::new();
+                let mut chars = rest.chars();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => value.extend(chars.next()),
+                        '"' => break,
+                        c => value.push(c),
+                    }
+                }
+                value
+            }
+            Some('\'') => rest.split('\'').next().unwrap_or_default().to_string(),
+            _ => rest
+                .split(" >>")
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
+        };
+        config.insert(key.to_string(), value);
+    }
+    config
+}
+
 /// A webhook on 127.0.0.1 that records every POST (its path and body) and answers
 /// 204, as Discord does: where the story's notifier posts.
 pub struct Webhooks {
@@ -972,11 +1287,15 @@ impl Drop for Webhooks {
     }
 }
 
+/// What sees each step of a story as it happens.
+pub type OnStep = Box<dyn FnMut(&Step) + Send>;
+
 pub struct Story {
     deployment: Deployment,
     start: Instant,
     report: Report,
-    on_step: Box<dyn FnMut(&Step) + Send>,
+    /// In a mutex, so that a story is Sync (and its play can run on a task of its own).
+    on_step: Mutex<OnStep>,
     token_counter: u32,
     /// The game server the presence probe asks in the benchmarks (started by
     /// [`Story::typical_event`]).
@@ -1014,7 +1333,7 @@ impl Story {
     /// checks what the webhook got.
     ///
     /// With the control panel too: the start token [`START_TOKEN_PARAMETER`] is put in
-    /// us-east-1 and the dns part is given its name (`StartTokenParameter`); the story
+    /// us-east-1 and the domain part is given its name (`StartTokenParameter`); the story
     /// reads the panel's `GET /status` through a local Function URL once the container
     /// is up and once it is asleep again.
     pub async fn setup_demo(
@@ -1037,7 +1356,7 @@ impl Story {
                 webhooks.url()
             ),
         )?;
-        // The panel's start token, in the dns part's region (us-east-1).
+        // The panel's start token, in the domain part's region (us-east-1).
         crate::stack::put_secure_string(
             &emulator,
             "us-east-1",
@@ -1054,6 +1373,23 @@ impl Story {
         Ok(story)
     }
 
+    /// The story of the container of `deployment` (one of a [`crate::fleet::Fleet`],
+    /// say), its deploy the first step, timed from `start`; with `webhooks`, the
+    /// notifier's (the container deployed with a `WebhookUrlsParameter` listing
+    /// them), every message of the container's topic goes to the notifier too. Several
+    /// stories may play at once on one emulator: each reads and changes only its own
+    /// container's group, service, tasks, records, topic and lifecycle actions.
+    pub fn on(
+        deployment: Deployment,
+        webhooks: Option<Webhooks>,
+        start: Instant,
+        on_step: Box<dyn FnMut(&Step) + Send>,
+    ) -> Story {
+        let mut story = Story::deployed(deployment, start, on_step);
+        story.webhooks = webhooks;
+        story
+    }
+
     /// The story on `deployment`, its deploy the first step.
     fn deployed(
         deployment: Deployment,
@@ -1064,7 +1400,7 @@ impl Story {
             deployment,
             start,
             report: Report::default(),
-            on_step,
+            on_step: Mutex::new(on_step),
             token_counter: 0,
             game: None,
             webhooks: None,
@@ -1089,7 +1425,9 @@ impl Story {
             what: what.to_string(),
             change: change.to_string(),
         };
-        (self.on_step)(&step);
+        if let Ok(on_step) = self.on_step.get_mut() {
+            on_step(&step);
+        }
         self.report.steps.push(step);
     }
 
@@ -1133,7 +1471,7 @@ impl Story {
     }
 
     /// The event each function gets in the benchmarks, the one its everyday work
-    /// starts from: a lookup of the container in a query-log batch (trigger), the
+    /// starts from: a lookup of the container in a query-log batch (the router), the
     /// launch of the group's in-service instance (ECS sync, DNS updater; the group is
     /// scaled to 1 first if it has none), the schedule's tick while a game server
     /// answers (presence probe, deployed with a `GameProtocol`: the group scaled to 1
@@ -1192,15 +1530,17 @@ impl Story {
         )
     }
 
-    /// What the ECS scheduler would do for the service, once: start the service's
-    /// task definition on a registered container instance of a live instance while
-    /// the service wants 1, stop its tasks when the service wants 0. Returns the
-    /// tasks it stopped.
+    /// What the ECS scheduler would do for the service, once (after the agent of
+    /// `register`, a new instance, registers it): start the service's task definition
+    /// on an active container instance that meets the task definition's placement
+    /// constraints (found as ECS finds them: `ListContainerInstances` filtered by the
+    /// constraints' expressions) while the service wants 1, stop its tasks when the
+    /// service wants 0. Returns the tasks it stopped.
     async fn ecs_scheduler(&self, register: Option<&str>) -> Result<Vec<String>, String> {
         let d = &self.deployment;
         let names = &d.names;
         if let Some(instance) = register {
-            emulator::register_container_instance(&d.ecs, &names.cluster, instance).await?;
+            d.agent_registers(instance).await?;
         }
         let wanted = d.service_desired().await;
         let running = d.running_tasks().await;
@@ -1219,14 +1559,66 @@ impl Story {
                 .and_then(|s| s.task_definition())
                 .ok_or_else(|| format!("the service {} names no task definition", names.service))?
                 .to_string();
+            let constraints: Vec<String> = d
+                .ecs
+                .describe_task_definition()
+                .task_definition(&definition)
+                .send()
+                .await
+                .map_err(|e| format!("DescribeTaskDefinition {definition}: {e:?}"))?
+                .task_definition()
+                .map(|t| {
+                    t.placement_constraints()
+                        .iter()
+                        .filter(|c| {
+                            c.r#type()
+                                == Some(&aws_sdk_ecs::types::TaskDefinitionPlacementConstraintType::MemberOf)
+                        })
+                        .filter_map(|c| c.expression().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let filter = (!constraints.is_empty()).then(|| constraints.join(" and "));
             let instances = d
                 .ecs
                 .list_container_instances()
                 .cluster(&names.cluster)
+                .status(aws_sdk_ecs::types::ContainerInstanceStatus::Active)
+                .set_filter(filter.clone())
                 .send()
                 .await
-                .map_err(|e| format!("ListContainerInstances: {e:?}"))?;
-            if let Some(arn) = instances.container_instance_arns().last() {
+                .map_err(|e| format!("ListContainerInstances {filter:?}: {e:?}"))?;
+            // An instance that no longer runs has no agent connected: ECS places
+            // nothing there (and deregisters it).
+            let mut placed = None;
+            for arn in instances.container_instance_arns().iter().rev() {
+                let instance = d
+                    .ecs
+                    .describe_container_instances()
+                    .cluster(&names.cluster)
+                    .container_instances(arn)
+                    .send()
+                    .await
+                    .ok()
+                    .and_then(|o| {
+                        o.container_instances()
+                            .first()
+                            .and_then(|c| c.ec2_instance_id().map(str::to_string))
+                    })
+                    .unwrap_or_default();
+                if d.instance_state(&instance).await.as_deref() == Some("running") {
+                    placed = Some(arn.clone());
+                    break;
+                }
+            }
+            let Some(arn) = placed else {
+                return Err(format!(
+                    "no active container instance of a running instance in {} meets the \
+                     task definition's placement constraints {filter:?}",
+                    names.cluster
+                ));
+            };
+            {
                 d.ecs
                     .start_task()
                     .cluster(&names.cluster)
@@ -1306,13 +1698,17 @@ impl Story {
             && self.deployment.service_desired().await == 1;
         self.step(ok, SYNC, &what, "ECS service desired 0 -> 1");
         let scheduled = self.ecs_scheduler(Some(instance)).await;
-        let running = self.deployment.running_tasks().await.len();
+        let running = self.deployment.running_tasks().await;
+        let on = match running.as_slice() {
+            [task] => self.deployment.task_instance(task).await,
+            _ => String::new(),
+        };
         self.step(
-            scheduled.is_ok() && running == 1,
+            scheduled.is_ok() && running.len() == 1 && on == instance,
             "ecs (emulated)",
-            "the service's task starts on the instance",
+            "the instance's agent registers; the task starts there",
             &match scheduled {
-                Ok(_) => format!("{running} task running"),
+                Ok(_) => format!("{} task running, on {on}", running.len()),
                 Err(e) => e,
             },
         );
@@ -1351,7 +1747,7 @@ impl Story {
             self.step(false, "eventbridge", &what, &e);
             return;
         }
-        let completed_before = self.emulator().completed_lifecycle_actions();
+        let completed_before = self.deployment.completed_lifecycle_actions();
         let Ok(sync) = fx.get(SYNC) else {
             self.step(false, SYNC, &what, "not running");
             return;
@@ -1372,7 +1768,7 @@ impl Story {
         let ok = drained
             && scale_in.is_ok()
             && self.deployment.service_desired().await == 0
-            && self.emulator().completed_lifecycle_actions() == completed_before + 1;
+            && self.deployment.completed_lifecycle_actions() == completed_before + 1;
         let mut change =
             "ECS service desired -> 0, task drained, lifecycle action completed (CONTINUE)"
                 .to_string();
@@ -1420,7 +1816,7 @@ impl Story {
     }
 
     /// A player looks the container's name up: the query log delivers it to the
-    /// trigger, which starts the group.
+    /// router, which starts the group.
     async fn lookup(&mut self, fx: &Functions) -> Option<String> {
         let d = &self.deployment;
         let before = d.desired().await;
@@ -1436,7 +1832,7 @@ impl Story {
         let after = d.desired().await;
         let instance = d.in_service_instance().await;
         // The keep-alive metric, where the idle alarm reads it (its dimensions, its
-        // region: the trigger's ASG_REGION when the container is elsewhere).
+        // region: the container's, which the router finds in the registry).
         let variable = |name: &str| {
             d.function(TRIGGER)
                 .ok()
@@ -1447,8 +1843,21 @@ impl Story {
         let read = d
             .alarm_reads(&d.names.idle_alarm, &namespace, &metric)
             .await;
+        let region = d.container.region.as_str();
+        let started = single_response(&outcomes).is_some_and(|r| {
+            r["lines_matched"] == 1
+                && r["unknown"] == json!([])
+                && r["gone"] == json!([])
+                && r["actions"].as_array().is_some_and(|actions| {
+                    actions.iter().any(|a| {
+                        a["call"] == "UpdateAutoScalingGroup"
+                            && a["region"] == region
+                            && a["group"] == d.names.group.as_str()
+                    })
+                })
+        });
         let ok = targets == [TRIGGER]
-            && single_response(&outcomes).is_some_and(|r| r["lines_matched"] == 1)
+            && started
             && after == 1
             && instance.is_some()
             && matches!(read, Ok(Some(sum)) if sum > 0.0);
@@ -1464,7 +1873,7 @@ impl Story {
             ok,
             TRIGGER,
             &what,
-            &format!("ASG desired {before} -> {after}; {keep_alive}"),
+            &format!("ASG desired {before} -> {after} (in {region}); {keep_alive}"),
         );
         instance
     }
@@ -1628,9 +2037,10 @@ impl Story {
     /// Plays the whole story; every step is in the returned report.
     pub async fn play(mut self) -> Report {
         let log_dir = std::env::temp_dir().join(format!(
-            "cm-story-{}-{}",
+            "cm-story-{}-{}-{}",
             std::process::id(),
-            self.deployment.container.region
+            self.deployment.container.region,
+            self.deployment.names.container
         ));
         let _ = std::fs::create_dir_all(&log_dir);
         self.report.log_dir = log_dir.clone();
@@ -1651,7 +2061,7 @@ impl Story {
         let Some(first) = self.lookup(&fx).await else {
             return self.finish();
         };
-        self.follow_launch(&fx, &first, "trigger's start").await;
+        self.follow_launch(&fx, &first, "router's start").await;
         self.notify(&fx);
         self.panel_status(panel.as_ref(), "up");
 
@@ -1689,7 +2099,7 @@ impl Story {
         let Some(third) = self.lookup(&fx).await else {
             return self.finish();
         };
-        self.follow_launch(&fx, &third, "trigger's start").await;
+        self.follow_launch(&fx, &third, "router's start").await;
         self.notify(&fx);
         let crash = self.crash().await;
         let says = format!(
@@ -1715,5 +2125,74 @@ impl Story {
     fn finish(mut self) -> Report {
         self.report.calls = self.deployment.emulator.calls();
         std::mem::take(&mut self.report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_agent_reads_what_the_user_data_writes_to_its_config() {
+        let script = r#"#!/bin/bash
+echo "ECS_CLUSTER=cm-cluster-prod" >> /etc/ecs/ecs.config
+echo "ECS_INSTANCE_ATTRIBUTES={\"cm.container\":\"mc\"}" >> /etc/ecs/ecs.config
+echo 'ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION={"a":1}' >> /etc/ecs/ecs.config
+cat <<'END' >> /etc/ecs/ecs.config
+ECS_CONTAINER_STOP_TIMEOUT=120s
+END
+echo done
+"#;
+        let config = ecs_config(script);
+        assert_eq!(config["ECS_CLUSTER"], "cm-cluster-prod");
+        assert_eq!(
+            config["ECS_INSTANCE_ATTRIBUTES"],
+            r#"{"cm.container":"mc"}"#
+        );
+        assert_eq!(
+            config["ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION"],
+            r#"{"a":1}"#
+        );
+        assert_eq!(config["ECS_CONTAINER_STOP_TIMEOUT"], "120s");
+        assert_eq!(config.len(), 4, "{config:?}");
+    }
+
+    #[test]
+    fn each_part_of_the_stacks_is_given_the_parameters_it_takes() {
+        let given = [
+            ("Environment", "demo"),
+            ("DomainName", "example.com"),
+            ("ContainerName", "mc"),
+            ("StartTokenParameter", "/t"),
+            ("WebhookUrlsParameter", "/w"),
+            ("VpcId", "vpc-1"),
+        ];
+        let keys = |component| -> Vec<&str> {
+            parameters_of(component, &given)
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect()
+        };
+        assert_eq!(
+            keys("domain"),
+            [
+                "Environment",
+                "DomainName",
+                "StartTokenParameter",
+                "Component"
+            ]
+        );
+        assert_eq!(keys("base"), ["Environment", "VpcId", "Component"]);
+        assert_eq!(
+            keys("container"),
+            [
+                "Environment",
+                "DomainName",
+                "ContainerName",
+                "WebhookUrlsParameter",
+                "Component"
+            ]
+        );
+        assert_eq!(keys("all").len(), given.len() + 1);
     }
 }

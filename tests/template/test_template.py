@@ -24,6 +24,8 @@ sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import template_checks as tc  # noqa: E402
 
 UNAVAILABLE = {"Ref": "AWS::NoValue"}
+# The domain part's zone: its own, or the one it adopts.
+ZONE_IN_USE = {"Fn::If": ["CreateZone", {"Ref": "HostedZone"}, {"Ref": "ExistingHostedZoneId"}]}
 
 
 def _transformed() -> dict[str, Any]:
@@ -73,24 +75,10 @@ def values_for(template, **overrides) -> dict[str, str]:
 
 
 def condition(template, name: str, values: dict[str, str]) -> bool:
-    """A condition of the template, evaluated on parameter values."""
-
-    def c(node):
-        (fn, arg), = node.items()
-        if fn == "Condition":
-            return c(template["Conditions"][arg])
-        if fn == "Fn::Equals":
-            a, b = (tc.evaluate(x, values, {}) for x in arg)
-            return str(a) == str(b)
-        if fn == "Fn::Not":
-            return not c(arg[0])
-        if fn == "Fn::And":
-            return all(c(x) for x in arg)
-        if fn == "Fn::Or":
-            return any(c(x) for x in arg)
-        raise AssertionError(f"{fn} in a condition")
-
-    return c(template["Conditions"][name])
+    """A condition of the template, evaluated on parameter values (all of them)."""
+    value = tc.condition_value(template, name, values)
+    assert value is not None, f"{name} is not decided by {values}"
+    return value
 
 
 # ----------------------------------------------------------------- names and limits
@@ -100,6 +88,39 @@ def test_every_name_is_within_its_limit_at_the_longest_parameters(template):
     checked, problems = tc.name_problems(template)
     assert problems == []
     assert checked > 40
+
+
+@pytest.mark.parametrize("component, at_least", [("all", 100), ("domain", 20), ("base", 10), ("container", 65)])
+def test_every_name_of_each_component_is_within_its_limit(template, component, at_least):
+    checked, problems = tc.name_problems(template, component)
+    assert problems == []
+    assert checked >= at_least, checked
+
+
+def test_the_domains_log_policy_name_is_the_tightest_of_its_kind_at_exactly_255(template):
+    longest = tc.longest_parameters(template)
+    assert len(longest["DomainName"]) == 221
+    name = tc.evaluate(
+        template["Resources"]["QueryLogResourcePolicy"]["Properties"]["PolicyName"], longest, template["Resources"]
+    )
+    assert len(name) == 255 == tc.NAME_LIMITS["AWS::Logs::ResourcePolicy"]["PolicyName"]
+    # And the longest name under the domain, the registry entry, stays within DNS's 253.
+    entry = tc.evaluate(template["Resources"]["RegistryEntry"]["Properties"]["Name"], longest, template["Resources"])
+    assert len(entry) <= 253
+
+
+@pytest.mark.parametrize("component", ["domain", "base"])
+def test_shared_pieces_carry_no_container_name(template, component):
+    """A domain or base stack serves many containers: ContainerName (which such a
+    stack ignores) is in none of its names."""
+    values = {n: str(p.get("Default", "")) for n, p in template["Parameters"].items()}
+    values.update(tc.LONGEST_PSEUDO, Component=component, ContainerName="zzcontainerzz")
+    decided = tc.decided_conditions(template, {"Component": component})
+    deployed = {k: r for k, r in template["Resources"].items() if decided.get(r.get("Condition", ""), True)}
+    assert deployed
+    for logical_id, resource in deployed.items():
+        text = json.dumps(tc.resolve(resource.get("Properties", {}), values, template["Resources"], decided))
+        assert "zzcontainerzz" not in text, logical_id
 
 
 def test_the_tightest_name_is_the_dns_updater_function_at_exactly_64(template):
@@ -138,9 +159,10 @@ def test_a_named_resource_without_a_known_limit_is_reported(template):
         ("ContainerName", ["mc", "my-mc", "a1", "a" * 19], ["", "mc-", "-mc", "Mc", "m.c", "a" * 20]),
         (
             "DomainName",
-            ["example.com", "a-b.co.uk", "xn--p1ai.xn--p1ai", ("a" * 63 + ".") * 3 + "a" * 37],
+            # Empty: a base stack has no domain (the rules ask the other components for one).
+            ["example.com", "a-b.co.uk", "xn--p1ai.xn--p1ai", ("a" * 63 + ".") * 3 + "a" * 29, ""],
             ["example", "example..com", "example.com.", ".example.com", "example-.com", "-example.com",
-             "exa_mple.com", "EXAMPLE.COM", "a" * 64 + ".com", "example.c-", ("a" * 63 + ".") * 3 + "a" * 38],
+             "exa_mple.com", "EXAMPLE.COM", "a" * 64 + ".com", "example.c-", ("a" * 63 + ".") * 3 + "a" * 30],
         ),
     ],
 )
@@ -168,8 +190,11 @@ def test_global_names_never_collide_across_regions(template):
 
 
 def refused(template, region="us-east-1", **parameters):
+    """What the Rules refuse, for parameters that pass their own constraints."""
     parameters.setdefault("DomainName", "example.com")
-    return tc.rule_failures(template, {k: str(v) for k, v in parameters.items()}, region)
+    parameters = {k: str(v) for k, v in parameters.items()}
+    assert tc.parameter_problems(template, parameters) == []
+    return tc.rule_failures(template, parameters, region)
 
 
 def test_the_rules_and_parameters_survive_the_sam_transform(source, template):
@@ -177,43 +202,88 @@ def test_the_rules_and_parameters_survive_the_sam_transform(source, template):
     assert source["Parameters"] == template["Parameters"]
 
 
+ZONE = "Z0123456789ABCDEFGHIJ"
+VPC = {"VpcId": "vpc-01234567", "SubnetIdA": "subnet-01234567", "SubnetIdB": "subnet-89abcdef"}
+
+
 def test_the_defaults_in_us_east_1_are_accepted(source):
     assert refused(source) == []
 
 
-@pytest.mark.parametrize("component", ["all", "dns"])
-def test_dns_components_outside_us_east_1_are_refused(source, component):
+@pytest.mark.parametrize(
+    "region, parameters",
+    [
+        ("us-east-1", {"Component": "all"}),
+        ("us-east-1", {"Component": "domain"}),
+        ("us-east-1", {"Component": "domain", "ExistingHostedZoneId": ZONE}),
+        ("us-east-1", {"Component": "domain", "ParentHostedZoneId": "Z99"}),
+        ("us-east-1", {"Component": "domain", "StartTokenParameter": "/cm/dev/start-token"}),
+        ("us-east-1", {"Component": "base", "DomainName": ""}),
+        ("eu-west-1", {"Component": "base", "DomainName": ""}),
+        ("eu-west-1", {"Component": "base", "DomainName": "", **VPC}),
+        ("eu-west-1", {"Component": "container", "HostedZoneId": ZONE}),
+        ("us-east-1", {"Component": "container", "HostedZoneId": ZONE}),
+        ("ap-southeast-2", {"Component": "container", "HostedZoneId": ZONE, "UdpPorts": "2456,2457,2458"}),
+    ],
+)
+def test_each_component_deploys_where_and_with_what_it_should(source, region, parameters):
+    assert refused(source, region, **parameters) == []
+
+
+@pytest.mark.parametrize("component", ["all", "domain"])
+def test_the_domain_part_outside_us_east_1_is_refused(source, component):
     failures = refused(source, "eu-west-1", Component=component)
     assert len(failures) == 1 and "only in us-east-1" in failures[0], failures
 
 
-def test_a_container_stack_needs_the_zone_of_the_dns_stack(source):
+def test_a_container_stack_needs_the_zone_of_the_domain_stack(source):
     failures = refused(source, "eu-west-1", Component="container")
-    assert len(failures) == 1 and "needs ExistingHostedZoneId" in failures[0], failures
-    assert refused(source, "eu-west-1", Component="container", ExistingHostedZoneId="Z0123456789ABC") == []
-    assert refused(source, "us-east-1", Component="container", ExistingHostedZoneId="Z0123456789ABC") == []
+    assert len(failures) == 1 and "Component=container needs HostedZoneId" in failures[0], failures
+    assert refused(source, "eu-west-1", Component="container", HostedZoneId=ZONE) == []
 
 
-def test_a_dns_stack_may_name_the_container_region(source):
-    assert refused(source, Component="dns", ContainerRegion="eu-west-1") == []
-    assert refused(source, Component="dns") == []
+@pytest.mark.parametrize("component", ["all", "domain", "container"])
+def test_every_component_but_base_needs_a_domain(source, component):
+    extra = {"HostedZoneId": ZONE} if component == "container" else {}
+    failures = refused(source, Component=component, DomainName="", **extra)
+    assert len(failures) == 1 and "DomainName is needed" in failures[0], failures
 
 
 @pytest.mark.parametrize(
     "region, parameters, expected",
     [
-        ("us-east-1", {"ContainerRegion": "eu-west-1"}, "ContainerRegion is for Component=dns only"),
-        ("us-east-1", {"ExistingHostedZoneId": "Z0123456789ABC"}, "ExistingHostedZoneId is for Component=container only"),
-        ("us-east-1", {"Component": "dns", "ExistingHostedZoneId": "Z0123456789ABC"}, "ExistingHostedZoneId is for"),
+        # The zone parameters, each for its one component.
+        ("us-east-1", {"HostedZoneId": ZONE}, "HostedZoneId is for Component=container only"),
+        ("us-east-1", {"Component": "domain", "HostedZoneId": ZONE}, "HostedZoneId is for Component=container only"),
+        ("us-east-1", {"Component": "base", "HostedZoneId": ZONE}, "HostedZoneId is for Component=container only"),
+        ("us-east-1", {"ExistingHostedZoneId": ZONE}, "ExistingHostedZoneId is for Component=domain only"),
+        ("us-east-1", {"Component": "base", "ExistingHostedZoneId": ZONE}, "ExistingHostedZoneId is for Component=domain only"),
         (
             "eu-west-1",
-            {"Component": "container", "ExistingHostedZoneId": "Z0123456789ABC", "ParentHostedZoneId": "Z99"},
-            "ParentHostedZoneId goes to the stack that creates the hosted zone",
+            {"Component": "container", "HostedZoneId": ZONE, "ExistingHostedZoneId": ZONE},
+            "A Component=container stack takes the domain's zone as HostedZoneId",
         ),
         (
             "eu-west-1",
-            {"Component": "container", "ExistingHostedZoneId": "Z0123456789ABC", "ContainerRegion": "eu-west-1"},
-            "ContainerRegion goes to the Component=dns stack",
+            {"Component": "container", "HostedZoneId": ZONE, "ParentHostedZoneId": "Z99"},
+            "ParentHostedZoneId goes to the stack that creates the hosted zone",
+        ),
+        ("eu-west-1", {"Component": "base", "ParentHostedZoneId": "Z99"}, "ParentHostedZoneId goes to the stack"),
+        (
+            "us-east-1",
+            {"Component": "domain", "ExistingHostedZoneId": ZONE, "ParentHostedZoneId": "Z99"},
+            "is delegated already",
+        ),
+        # A container takes its network from its region's base stack.
+        (
+            "eu-west-1",
+            {"Component": "container", "HostedZoneId": ZONE, **VPC},
+            "takes its VPC and subnets from its region's Component=base stack",
+        ),
+        (
+            "eu-west-1",
+            {"Component": "container", "HostedZoneId": ZONE, "SubnetIdA": "subnet-01234567"},
+            "takes its VPC and subnets from its region's Component=base stack",
         ),
         ("us-east-1", {"SubnetIdA": "subnet-0123456789abcdef0"}, "VpcId, SubnetIdA and SubnetIdB go together"),
         (
@@ -222,10 +292,24 @@ def test_a_dns_stack_may_name_the_container_region(source):
             "VpcId, SubnetIdA and SubnetIdB go together",
         ),
         (
+            "eu-west-1",
+            {"Component": "base", "DomainName": "", "VpcId": "vpc-0123456789abcdef0"},
+            "VpcId, SubnetIdA and SubnetIdB go together",
+        ),
+        (
             "us-east-1",
             {"VpcId": "vpc-01234567", "SubnetIdA": "subnet-01234567", "SubnetIdB": "subnet-01234567"},
             "two different subnets",
         ),
+        # Half a secret or a nameless variable would be dropped without a word.
+        ("us-east-1", {"Secret3Name": "SERVER_PASS"}, "Secret3Name and Secret3ValueFrom go together"),
+        (
+            "us-east-1",
+            {"Secret6ValueFrom": "arn:aws:ssm:us-east-1:123456789012:parameter/cm/dev/mc/pass"},
+            "Secret6Name and Secret6ValueFrom go together",
+        ),
+        ("us-east-1", {"EnvVar12Value": "x"}, "EnvVar12Value has no EnvVar12Name"),
+        ("us-east-1", {"EnvVar1Name": "", "EnvVar1Value": "TRUE"}, "EnvVar1Value has no EnvVar1Name"),
         (
             "us-east-1",
             {"ExistingFileSystemId": "fs-0123456789abcdef0", "PersistentStorage": "none"},
@@ -246,26 +330,39 @@ def test_impossible_combinations_are_refused_with_a_readable_reason(source, regi
     assert len(failures) == 1 and expected in failures[0], failures
 
 
+def test_an_old_container_stack_is_told_what_changed(source):
+    """A container stack's settings from before the domain/base split (the zone as
+    ExistingHostedZoneId): both reasons, each naming the parameter to use."""
+    failures = refused(source, "eu-west-1", Component="container", ExistingHostedZoneId=ZONE)
+    assert len(failures) == 2, failures
+    assert any("needs HostedZoneId" in f for f in failures)
+    assert any("takes the domain's zone as HostedZoneId" in f for f in failures)
+
+
 @pytest.mark.parametrize(
     "parameters",
     [
-        {"VpcId": "vpc-01234567", "SubnetIdA": "subnet-01234567", "SubnetIdB": "subnet-89abcdef"},
+        VPC,
         {"ExistingFileSystemId": "fs-0123456789abcdef0"},
         {"ExistingFileSystemId": "fs-0123456789abcdef0", "FileSystemDirectory": "/aws-backup-restore_2025-01-31T04-10-00-000Z"},
         {"Architecture": "arm64", "InstanceType": "t4g.medium"},
         {"Architecture": "arm64", "InstanceType": "m7g.large"},
         {"InstanceType": "m7i.large", "CpuCredits": "unlimited"},
-        {"Component": "dns", "SubnetIdA": "subnet-01234567"},
+        {"Component": "domain", "SubnetIdA": "subnet-01234567"},
+        {"EnvVar5Name": "MEMORY", "EnvVar5Value": ""},
+        {"Secret1Name": "RCON_PASSWORD",
+         "Secret1ValueFrom": "arn:aws:secretsmanager:us-east-1:123456789012:secret:cm/dev/mc/rcon-AbCdEf"},
     ],
 )
 def test_possible_combinations_are_accepted(source, parameters):
     assert refused(source, **parameters) == []
 
 
-def test_every_samconfig_environment_passes_the_rules(source):
+def test_every_samconfig_environment_passes_the_parameters_and_the_rules(source):
     environments = tc.samconfig_environments(os.path.join(ROOT, "samconfig.toml"))
     assert environments
     for name, (region, overrides) in environments.items():
+        assert tc.parameter_problems(source, overrides) == [], name
         assert tc.rule_failures(source, overrides, region) == [], name
 
 
@@ -322,14 +419,26 @@ def port_slots(template):
 
 def test_every_game_port_is_published_on_the_same_host_port(template):
     slots = port_slots(template)
-    assert len(slots) == 8
+    # 8 TCP and 8 UDP slots, in order, each its own condition.
+    assert [(c, p) for c, p, _, _ in slots] == [(f"Tcp{i}", "tcp") for i in range(1, 9)] + [
+        (f"Udp{i}", "udp") for i in range(1, 9)
+    ]
     for _, _, container_port, host_port in slots:
         assert container_port == host_port
+    # Each opened over IPv4 and IPv6: 32 security group rules.
+    assert len(template["Resources"]["InstanceSecurityGroup"]["Properties"]["SecurityGroupIngress"]) == 32
 
 
 @pytest.mark.parametrize(
     "tcp, udp",
-    [("25565", ""), ("", "2456,2457,2458"), ("27015,27020,28015,28016", "1,65535"), ("", "")],
+    [
+        ("25565", ""),
+        ("", "2456,2457,2458"),
+        ("27015,27020,28015,28016", "1,65535"),
+        ("", ""),
+        ("1,2,3,4,5,6,7,8", "65535,65534,65533,65532,65531,65530,65529,65528"),
+        ("25565,25575", "19132,19133,24454"),
+    ],
 )
 def test_the_listed_ports_and_only_those_are_mapped_and_open_over_ipv4_and_ipv6(template, tcp, udp):
     values = values_for(template, TcpPorts=tcp, UdpPorts=udp)
@@ -355,13 +464,15 @@ def test_the_listed_ports_and_only_those_are_mapped_and_open_over_ipv4_and_ipv6(
     assert sorted(opened["CidrIpv6"]) == wanted
 
 
-@pytest.mark.parametrize("ports", ["25565", "2456,2457,2458", "1,2,3,65535", ""])
-def test_the_port_patterns_accept_up_to_four_ports(source, ports):
+@pytest.mark.parametrize("ports", ["25565", "2456,2457,2458", "1,2,3,65535", "", "1,2,3,4,5,6,7,65535"])
+def test_the_port_patterns_accept_up_to_eight_ports(source, ports):
     for name in ("TcpPorts", "UdpPorts"):
         assert re.fullmatch(source["Parameters"][name]["AllowedPattern"], ports)
 
 
-@pytest.mark.parametrize("ports", ["0", "65536", "1,2,3,4,5", "25565,", ",25565", "25565 ", "1-3", "01"])
+@pytest.mark.parametrize(
+    "ports", ["0", "65536", "1,2,3,4,5,6,7,8,9", "25565,", ",25565", "25565 ", "1-3", "01", "1,,2"]
+)
 def test_the_port_patterns_refuse_anything_else(source, ports):
     for name in ("TcpPorts", "UdpPorts"):
         assert re.fullmatch(source["Parameters"][name]["AllowedPattern"], ports) is None
@@ -410,10 +521,11 @@ def references(node) -> set[str]:
             elif key == "Fn::GetAtt":
                 found.add(value[0] if isinstance(value, list) else value.split(".", 1)[0])
             elif key == "Fn::Sub":
-                text = value if isinstance(value, str) else value[0]
-                found.update(v.split(".", 1)[0] for v in re.findall(r"\$\{([^!}][^}]*)\}", text))
-                if not isinstance(value, str):
-                    found |= references(value[1])
+                text, local = (value, {}) if isinstance(value, str) else value
+                found.update(
+                    v.split(".", 1)[0] for v in re.findall(r"\$\{([^!}][^}]*)\}", text) if v not in local
+                )
+                found |= references(local)
             else:
                 found |= references(value)
     elif isinstance(node, list):
@@ -537,15 +649,16 @@ def test_the_registry_entry_names_the_containers_group_and_metric(template):
 
 
 def test_the_control_panel_is_the_domains_and_may_do_only_what_it_needs(template):
-    """Deployed with the DNS part when a start token parameter is named; a function
+    """Deployed with the domain part when a start token parameter is named; a function
     URL whose requests the function authenticates; a concurrency cap; the token
     parameter, the zone's records, and the domain's groups (any region) only."""
     panel = template["Resources"]["ControlPanelFunction"]
     assert panel["Condition"] == "DeployPanel"
     for component, parameter, deployed in [
         ("all", "/cm/dev/start-token", True),
-        ("dns", "cm-start-token", True),
+        ("domain", "cm-start-token", True),
         ("container", "/cm/dev/start-token", False),
+        ("base", "/cm/dev/start-token", False),
         ("all", "", False),
     ]:
         values = values_for(template, Component=component, StartTokenParameter=parameter)
@@ -558,7 +671,7 @@ def test_the_control_panel_is_the_domains_and_may_do_only_what_it_needs(template
     url = template["Resources"]["ControlPanelFunctionUrl"]
     assert url["Condition"] == "DeployPanel" and url["Properties"]["AuthType"] == "NONE"
     variables = props["Environment"]["Variables"]
-    assert variables["HOSTED_ZONE_ID"] == {"Ref": "HostedZone"}
+    assert variables["HOSTED_ZONE_ID"] == ZONE_IN_USE
     assert variables["START_TOKEN_PARAMETER"] == {"Ref": "StartTokenParameter"}
     role = template["Resources"][props["Role"]["Fn::GetAtt"][0]]
     statements = {
@@ -569,10 +682,29 @@ def test_the_control_panel_is_the_domains_and_may_do_only_what_it_needs(template
     assert statements["ReadTheStartToken"]["Action"] == "ssm:GetParameter"
     assert "StartTokenParameter" in json.dumps(statements["ReadTheStartToken"]["Resource"])
     assert statements["ReadTheRegistry"]["Action"] == "route53:ListResourceRecordSets"
-    assert "hostedzone/${HostedZone}" in json.dumps(statements["ReadTheRegistry"]["Resource"])
+    assert statements["ReadTheRegistry"]["Resource"] == {
+        "Fn::Sub": ["arn:${AWS::Partition}:route53:::hostedzone/${Zone}", {"Zone": ZONE_IN_USE}]
+    }
     start = statements["StartAContainer"]
     assert start["Action"] == "autoscaling:UpdateAutoScalingGroup"
     assert start["Resource"]["Fn::Sub"].endswith(
         ":autoScalingGroupName/${BaseName}-asg-${Environment}-*"
     )
     assert template["Outputs"]["ControlPanelUrl"]["Condition"] == "DeployPanel"
+
+
+# ----------------------------------------------------------------- parameters documented
+
+
+def test_every_parameter_is_in_one_group_and_says_which_components_use_it(source):
+    groups = source["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    grouped = [p for g in groups for p in g["Parameters"]]
+    assert sorted(grouped) == sorted(source["Parameters"])
+    components = {"all", "domain", "base", "container"}
+    for name, parameter in source["Parameters"].items():
+        if name == "Component":
+            continue
+        match = re.match(r"\[([a-z, ]+)(;[^\]]*)?\]", parameter.get("Description", ""))
+        assert match, f"{name}: its description does not start with its components"
+        named = {c.strip() for c in match.group(1).split(",")}
+        assert named == {"every component"} or named <= components, (name, named)

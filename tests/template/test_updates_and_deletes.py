@@ -55,7 +55,14 @@ def test_the_reconcile_runs_after_the_service_and_the_group_on_the_ecs_sync(temp
     assert resource["Properties"]["AutoScalingGroupName"] == {"Ref": GROUP}
     variables = template["Resources"][SYNC]["Properties"]["Environment"]["Variables"]
     assert resource["Properties"]["ServiceName"] == variables["ECS_SERVICE_NAME"]
-    assert resource["Properties"]["Cluster"] == {"Ref": "Cluster"}
+    # The cluster in use: an all stack's own, a container stack's from its base stack.
+    assert resource["Properties"]["Cluster"] == variables["ECS_CLUSTER_NAME"] == {
+        "Fn::If": [
+            "DeployAll",
+            {"Ref": "Cluster"},
+            {"Fn::ImportValue": {"Fn::Sub": "${BaseName}-${Environment}-ClusterName"}},
+        ]
+    }
     deps = depends_on(template)
     assert {SERVICE, GROUP, SYNC, "TaskDefinition", "Cluster"} <= deps[RECONCILE]
 

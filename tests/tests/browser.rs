@@ -19,175 +19,54 @@
 //! Needs the control panel's binary: `cargo build -p control-panel` (or `cargo build
 //! --workspace --bins`, which `./scripts/test` does first).
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
-use std::process::ChildStdin;
-use std::sync::mpsc::{self, Receiver};
-use std::sync::OnceLock;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use aws_config::Region;
 use aws_sdk_autoscaling::Client as AutoScaling;
-use aws_sdk_route53::types::{
-    Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
-};
-use cm_core::registry::{self, Entry};
-use cm_testkit::emulator::create_zone;
 use cm_testkit::function::Spec;
 use cm_testkit::function_url::FunctionUrl;
-use cm_testkit::process::{Process, Sink, Spawn};
+use cm_testkit::game_servers::NodeScript;
+use cm_testkit::panel_fixture::{self, DOMAIN, START_TOKEN_PARAMETER};
 use cm_testkit::{asg, functions_dir, http, repo_root, Emulator};
 use serde_json::{json, Value};
 
-const DOMAIN: &str = "example.com";
-const PARAMETER: &str = "/cm/dev/start-token";
 const TOKEN: &str = "browser-start-token-8d2e61";
 const WRONG: &str = "not-the-token";
 /// How long one browser command may take (the first one unpacks Chromium).
 const COMMAND_WAIT: Duration = Duration::from_secs(120);
 
-fn fixtures_dir() -> PathBuf {
-    repo_root().join("tests/fixtures/browser")
-}
-
-/// Installs the pinned packages once per test process when they are missing (as the
-/// game-server fixtures are installed).
-fn install() -> Result<PathBuf, String> {
-    static INSTALLED: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    INSTALLED
-        .get_or_init(|| {
-            let dir = fixtures_dir();
-            if dir.join("node_modules/.package-lock.json").exists() {
-                return Ok(dir);
-            }
-            let out = Spawn::new("npm")
-                .args(["ci", "--no-audit", "--no-fund", "--prefix"])
-                .args([dir.as_os_str()])
-                .run()
-                .map_err(|e| format!("{e}: the browser fixtures need Node 20 and npm"))?;
-            if !out.status.success() {
-                return Err(format!(
-                    "npm ci in {} failed: {}",
-                    dir.display(),
-                    String::from_utf8_lossy(&out.stderr)
-                ));
-            }
-            Ok(dir)
-        })
-        .clone()
-}
-
-/// `drive.mjs`: one JSON command per line in, one JSON answer per line out.
-struct Browser {
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
-    log: PathBuf,
-    /// Declared last: dropped (killed) after standard input is closed.
-    process: Process,
-}
+/// `drive.mjs` of `tests/fixtures/browser`: one JSON command per line in, one JSON
+/// answer per line out. Dropped, its standard input is closed, which closes the
+/// browser; after 5 s it is killed.
+struct Browser(NodeScript);
 
 impl Browser {
     fn start() -> Browser {
-        let dir = install().unwrap_or_else(|e| panic!("{e}"));
-        let log = std::env::temp_dir().join(format!("cm-browser-{}.log", std::process::id()));
-        let mut process = Spawn::new("node")
-            .args([dir.join("drive.mjs").into_os_string()])
-            .stdin_piped()
-            .output(Sink::PipeStdoutLog(log.clone()))
-            .start()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let stdout = process.take_stdout().expect("drive.mjs's standard output");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Browser {
-            stdin: process.take_stdin(),
-            lines,
-            log,
-            process,
-        }
+        Browser(NodeScript::start("browser", "drive.mjs", &[]).unwrap_or_else(|e| panic!("{e}")))
     }
 
     /// Runs one command; panics with the driver's log if it failed or said nothing.
     fn run(&mut self, command: Value) -> Value {
-        let stdin = self.stdin.as_mut().expect("drive.mjs's standard input");
-        writeln!(stdin, "{command}")
-            .and_then(|()| stdin.flush())
-            .unwrap_or_else(|e| panic!("write to drive.mjs: {e}"));
-        let log = || std::fs::read_to_string(&self.log).unwrap_or_default();
-        let line = self.lines.recv_timeout(COMMAND_WAIT).unwrap_or_else(|_| {
+        let driver = &mut self.0;
+        driver
+            .send(&command.to_string())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let line = driver.next_line(COMMAND_WAIT).unwrap_or_else(|e| {
+            panic!("{e}, answering {command}; its log:\n{}", driver.log_text())
+        });
+        let answer: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
             panic!(
-                "drive.mjs did not answer {command} within {COMMAND_WAIT:?}; its log ({}):\n{}",
-                self.log.display(),
-                log()
+                "drive.mjs printed {line:?} ({e}); log:\n{}",
+                driver.log_text()
             )
         });
-        let answer: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("drive.mjs printed {line:?} ({e}); log:\n{}", log()));
         assert!(
             answer.get("error").is_none(),
             "{command}: {}; log:\n{}",
             answer["error"].as_str().unwrap_or_default(),
-            log()
+            driver.log_text()
         );
         answer
     }
-}
-
-impl Drop for Browser {
-    /// Closing standard input closes the browser; after 5 s it is killed.
-    fn drop(&mut self) {
-        self.stdin.take();
-        let _ = self.process.wait_timeout(Duration::from_secs(5));
-    }
-}
-
-fn entry(name: &str, region: &str) -> Entry {
-    Entry {
-        name: name.into(),
-        region: region.into(),
-        asg: format!("cm-asg-dev-{name}"),
-        metric: format!("cm-dev-{name}"),
-        threshold: 20.0,
-    }
-}
-
-async fn add_txt(route53: &aws_sdk_route53::Client, zone: &str, name: &str, value: &str) {
-    let record = ResourceRecordSet::builder()
-        .name(name)
-        .r#type(RrType::Txt)
-        .ttl(300)
-        .resource_records(
-            ResourceRecord::builder()
-                .value(value)
-                .build()
-                .expect("value"),
-        )
-        .build()
-        .expect("record");
-    route53
-        .change_resource_record_sets()
-        .hosted_zone_id(zone)
-        .change_batch(
-            ChangeBatch::builder()
-                .changes(
-                    Change::builder()
-                        .action(ChangeAction::Upsert)
-                        .resource_record_set(record)
-                        .build()
-                        .expect("change"),
-                )
-                .build()
-                .expect("batch"),
-        )
-        .send()
-        .await
-        .expect("ChangeResourceRecordSets");
 }
 
 /// The state a group is in, by the control panel's rule: an InService instance is
@@ -239,69 +118,17 @@ async fn the_status_page_in_a_real_browser() {
         binary.display()
     );
     let emulator = Emulator::start();
-    let sdk = emulator.sdk_config().await;
-    let route53 = aws_sdk_route53::Client::new(&sdk);
-    let zone = create_zone(&route53, DOMAIN, "0.0.0.0")
+    let world = panel_fixture::set_up(&emulator, TOKEN)
         .await
-        .expect("zone");
-    for e in [entry("mc", "us-east-1"), entry("vh", "eu-west-1")] {
-        add_txt(
-            &route53,
-            &zone,
-            &registry::record_name(&e.name, DOMAIN),
-            &format!("\"{}\"", registry::format_value(&e)),
-        )
-        .await;
-    }
-    let us = AutoScaling::new(&sdk);
-    let eu = AutoScaling::from_conf(
-        aws_sdk_autoscaling::config::Builder::from(&sdk)
-            .region(Region::new("eu-west-1"))
-            .build(),
-    );
-    asg::create_group(&us, "cm-asg-dev-mc", "us-east-1a", 1)
-        .await
-        .expect("group mc");
-    asg::create_group(&eu, "cm-asg-dev-vh", "eu-west-1a", 0)
-        .await
-        .expect("group vh");
-    aws_sdk_ssm::Client::new(&sdk)
-        .put_parameter()
-        .name(PARAMETER)
-        .value(TOKEN)
-        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
-        .send()
-        .await
-        .expect("PutParameter");
-    aws_sdk_cloudwatch::Client::new(&sdk)
-        .put_metric_data()
-        .namespace("ContainerManager")
-        .metric_data(
-            aws_sdk_cloudwatch::types::MetricDatum::builder()
-                .metric_name("Players")
-                .dimensions(
-                    aws_sdk_cloudwatch::types::Dimension::builder()
-                        .name("ContainerName")
-                        .value("cm-dev-mc")
-                        .build(),
-                )
-                .value(3.0)
-                .unit(aws_sdk_cloudwatch::types::StandardUnit::Count)
-                .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from(
-                    SystemTime::now() - Duration::from_secs(60),
-                ))
-                .build(),
-        )
-        .send()
-        .await
-        .expect("PutMetricData");
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (us, eu) = (&world.us, &world.eu);
     let function = Spec::binary("control-panel")
         .envs(emulator.aws_env())
         .envs(
             [
                 ("DOMAIN_NAME", DOMAIN),
-                ("HOSTED_ZONE_ID", zone.as_str()),
-                ("START_TOKEN_PARAMETER", PARAMETER),
+                ("HOSTED_ZONE_ID", world.zone.as_str()),
+                ("START_TOKEN_PARAMETER", START_TOKEN_PARAMETER),
                 ("METRIC_NAMESPACE", "ContainerManager"),
             ]
             .map(|(k, v)| (k.to_string(), v.to_string())),
@@ -317,8 +144,8 @@ async fn the_status_page_in_a_real_browser() {
     no_problems(&page, "open");
     assert_eq!(page["title"], "Servers of example.com");
     let (mc, vh) = (
-        group_state(&us, "cm-asg-dev-mc").await,
-        group_state(&eu, "cm-asg-dev-vh").await,
+        group_state(us, "cm-asg-dev-mc").await,
+        group_state(eu, "cm-asg-dev-vh").await,
     );
     assert_eq!((mc, vh), ("up", "asleep"), "the emulator's groups");
     let row = |n: &str, s: &str, p: &str| {
@@ -365,7 +192,7 @@ async fn the_status_page_in_a_real_browser() {
         Default::default(),
         "a refused start wrote"
     );
-    assert_eq!(asg::desired(&eu, "cm-asg-dev-vh").await, 0);
+    assert_eq!(asg::desired(eu, "cm-asg-dev-vh").await, 0);
 
     // The field empty: the page prompts for the token and posts it.
     let started = browser.run(json!({"cmd": "start", "name": "vh", "prompt": TOKEN}));
@@ -380,8 +207,8 @@ async fn the_status_page_in_a_real_browser() {
     assert_eq!(started["status"], 202);
     assert_eq!(started["message"], "vh is starting.");
     assert_eq!(rows(&started)[1].1, "starting");
-    assert_eq!(asg::desired(&eu, "cm-asg-dev-vh").await, 1);
-    assert_eq!(asg::desired(&us, "cm-asg-dev-mc").await, 1);
+    assert_eq!(asg::desired(eu, "cm-asg-dev-vh").await, 1);
+    assert_eq!(asg::desired(us, "cm-asg-dev-mc").await, 1);
 
     // What the function was given: the two starts as Function URL events.
     let starts: Vec<Value> = url
@@ -428,7 +255,7 @@ async fn the_status_page_in_a_real_browser() {
         .collect();
     let shown: Vec<(String, String)> = rows(&reloaded).into_iter().map(|r| (r.0, r.1)).collect();
     assert_eq!(shown, states);
-    assert_eq!(states[1].1, group_state(&eu, "cm-asg-dev-vh").await);
+    assert_eq!(states[1].1, group_state(eu, "cm-asg-dev-vh").await);
 
     assert!(
         !url.function().log().contains(TOKEN),

@@ -14,6 +14,7 @@ use aws_sdk_autoscaling::Client as AutoScaling;
 use aws_sdk_ecs::Client as Ecs;
 use cm_testkit::emulator::{self, a_record, in_service_instance, public_ip, service_desired};
 use cm_testkit::events;
+use cm_testkit::fleet::zone_records;
 use cm_testkit::stack::{ContainerNames, DeployError, Stack};
 use cm_testkit::{functions_dir, Emulator, Function, Outcome};
 use serde_json::Value;
@@ -25,6 +26,8 @@ const FUNCTIONS: [&str; 4] = [
     "dns-record-updater",
     "watchdog-scale-down",
 ];
+/// The functions of the domain part, which serve every container of the domain.
+const DOMAIN_FUNCTIONS: [&str; 2] = ["dns-query-trigger", "control-panel"];
 
 fn binaries_are_built() {
     for name in FUNCTIONS {
@@ -97,8 +100,16 @@ async fn group_sizes(autoscaling: &AutoScaling, group: &str) -> (i32, i32, i32) 
 
 /// Every deployed variable that names a resource of the container (in any of the
 /// functions of `stacks`) names the one CloudFormation made: a wrong `Environment`
-/// entry in the template fails here. Returns how many variables were compared.
+/// entry in the template fails here. The domain's functions (the router, the control
+/// panel) serve every container of the domain: their `DOMAIN_NAME` is the domain, the
+/// container's functions' is the container's address. Returns how many variables were
+/// compared.
 fn variables_name_the_resources(stacks: &[&Stack], names: &ContainerNames) -> usize {
+    let domain = names
+        .domain
+        .split_once('.')
+        .map(|(_, domain)| domain)
+        .unwrap_or_default();
     let expected = BTreeMap::from([
         ("ASG_NAME", names.group.as_str()),
         ("LIFECYCLE_HOOK_NAME", &names.hook),
@@ -114,8 +125,13 @@ fn variables_name_the_resources(stacks: &[&Stack], names: &ContainerNames) -> us
     let mut compared = 0;
     for stack in stacks {
         for function in stack.functions.values() {
+            let serves_the_domain = DOMAIN_FUNCTIONS.contains(&function.binary.as_str());
             for (variable, value) in &function.variables {
-                if let Some(want) = expected.get(variable.as_str()) {
+                let want = match variable.as_str() {
+                    "DOMAIN_NAME" if serves_the_domain => Some(&domain),
+                    other => expected.get(other),
+                };
+                if let Some(want) = want {
                     assert_eq!(
                         value, want,
                         "{} of {} in stack {}",
@@ -212,12 +228,26 @@ async fn component_all_deploys_with_every_resource_in_place() {
     let domain = ok(stack.output("ContainerAddress"));
     assert_eq!(Ok(domain), stack.variable(updater, "DOMAIN_NAME"));
     assert_eq!(
-        Ok(domain),
+        Ok(DOMAIN),
         stack.variable("DnsQueryTriggerFunction", "DOMAIN_NAME")
+    );
+    assert_eq!(
+        Ok(zone),
+        stack.variable("DnsQueryTriggerFunction", "HOSTED_ZONE_ID")
     );
     assert_eq!(
         a_record(&route53, zone, domain).await,
         ok(stack.variable(updater, "UNAVAILABLE_IP"))
+    );
+    // The container's entry in the domain's registry, where the router finds it.
+    let entry = registry_entry(&route53, zone, "mc").await;
+    assert_eq!(
+        entry,
+        format!(
+            "\"v=cm1 region=us-east-1 asg={} metric=cm-test-mc threshold={}\"",
+            ok(stack.output("AutoScalingGroupName")),
+            stack.parameters["IdleThreshold"]
+        )
     );
 
     // The topic both the updater and the watchdog publish to.
@@ -291,24 +321,36 @@ async fn component_all_deploys_with_every_resource_in_place() {
     assert_eq!(configs, stack.functions.len(), "{bridged:?}");
 }
 
+/// The TXT value of `container`'s entry in `zone`'s registry (`<container>._cm.<domain>`),
+/// or "" if it has none.
+async fn registry_entry(route53: &aws_sdk_route53::Client, zone: &str, container: &str) -> String {
+    let name = format!("{container}._cm.{DOMAIN}");
+    ok(zone_records(route53, zone).await)
+        .into_iter()
+        .find(|(n, kind, _)| *n == name && kind == "TXT")
+        .map(|(_, _, values)| values.join(","))
+        .unwrap_or_default()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dns_in_us_east_1_and_the_container_in_another_region_work_together() {
+async fn the_domain_in_us_east_1_and_a_base_and_a_container_in_another_region_work_together() {
     binaries_are_built();
     let emulator = Emulator::start();
     let region = "eu-west-1";
     let common = [("Environment", "test"), ("DomainName", DOMAIN)];
-    let dns = deploy(
+    let domain = deploy(
         &emulator,
         "us-east-1",
-        "cm-test-mc-dns",
-        &[
-            common[0],
-            common[1],
-            ("Component", "dns"),
-            ("ContainerRegion", region),
-        ],
+        "cm-test-domain",
+        &[common[0], common[1], ("Component", "domain")],
     );
-    let zone = ok(dns.output("HostedZoneId")).to_string();
+    let base = deploy(
+        &emulator,
+        region,
+        "cm-test-base",
+        &[common[0], ("Component", "base")],
+    );
+    let zone = ok(domain.output("HostedZoneId")).to_string();
     let container = deploy(
         &emulator,
         region,
@@ -317,54 +359,101 @@ async fn dns_in_us_east_1_and_the_container_in_another_region_work_together() {
             common[0],
             common[1],
             ("Component", "container"),
-            ("ExistingHostedZoneId", &zone),
+            ("HostedZoneId", &zone),
         ],
     );
-    let names = ok(container.container_names(&emulator).await);
+    let names = ok(container.container_names_on(&emulator, Some(&base)).await);
     assert_eq!(names.zone, zone);
-    assert!(variables_name_the_resources(&[&dns, &container], &names) >= 15);
-    assert!(dns
+    assert!(variables_name_the_resources(&[&domain, &container], &names) >= 15);
+
+    // Each part holds its own: the zone and the router; the network and the cluster,
+    // exported; the container, on them.
+    assert!(domain
         .logical_ids_of("AWS::AutoScaling::AutoScalingGroup")
         .is_empty());
     assert!(container
         .logical_ids_of("AWS::Route53::HostedZone")
         .is_empty());
+    assert!(container.logical_ids_of("AWS::EC2::VPC").is_empty());
+    assert!(container.logical_ids_of("AWS::ECS::Cluster").is_empty());
+    assert!(base.functions.is_empty(), "{:?}", base.functions.keys());
     assert_eq!(
-        dns.functions
+        domain
+            .functions
             .values()
             .map(|f| f.binary.as_str())
             .collect::<Vec<_>>(),
         ["dns-query-trigger"]
     );
+    assert_eq!(base.physical_id("Cluster"), Ok(names.cluster.as_str()));
+    for (output, logical_id) in [
+        ("VpcId", "Vpc"),
+        ("SubnetIdA", "PublicSubnetA"),
+        ("SubnetIdB", "PublicSubnetB"),
+        ("ClusterName", "Cluster"),
+    ] {
+        assert_eq!(
+            base.output(output),
+            base.physical_id(logical_id),
+            "{output}"
+        );
+    }
+    let exported = ok(base.bridged(&emulator))
+        .into_iter()
+        .find(|b| b.bridge == "Outputs: Export")
+        .unwrap_or_else(|| panic!("the base exports nothing"));
+    for (name, output) in [
+        ("cm-test-VpcId", "VpcId"),
+        ("cm-test-SubnetIdA", "SubnetIdA"),
+        ("cm-test-SubnetIdB", "SubnetIdB"),
+        ("cm-test-ClusterName", "ClusterName"),
+    ] {
+        assert_eq!(
+            exported.properties["Exports"][name].as_str(),
+            base.output(output).ok(),
+            "{name}"
+        );
+    }
 
-    // The trigger, in us-east-1, starts the group in the container's region.
+    // The router, in us-east-1, finds the container in the registry and starts its
+    // group in eu-west-1.
     let group = ok(container.output("AutoScalingGroupName"));
-    let trigger = ok(dns.function_of("dns-query-trigger"));
-    assert_eq!(
-        trigger.variables.get("ASG_REGION").map(String::as_str),
-        Some(region)
-    );
-    assert_eq!(
-        trigger.variables.get("ASG_NAME").map(String::as_str),
-        Some(group)
-    );
+    let router = ok(domain.function_of("dns-query-trigger"));
+    for gone in [
+        "ASG_NAME",
+        "ASG_REGION",
+        "METRIC_DIMENSIONS",
+        "METRIC_THRESHOLD",
+    ] {
+        assert!(!router.variables.contains_key(gone), "{gone}");
+    }
+    assert_eq!(router.variables["DOMAIN_NAME"], DOMAIN);
+    assert_eq!(router.variables["HOSTED_ZONE_ID"], zone);
     let container_sdk = container.sdk_config(&emulator).await;
+    let route53 = aws_sdk_route53::Client::new(&container_sdk);
+    assert!(
+        registry_entry(&route53, &zone, "mc")
+            .await
+            .contains(&format!("region={region} asg={group} ")),
+        "the container's registry entry"
+    );
     let autoscaling = AutoScaling::new(&container_sdk);
     assert_eq!(group_sizes(&autoscaling, group).await, (0, 1, 0));
-    let trigger = start(&emulator, &dns, "dns-query-trigger");
-    let domain = ok(dns.output("ContainerAddress"));
+    let router = start(&emulator, &domain, "dns-query-trigger");
+    let address = ok(container.output("ContainerAddress"));
     let response = invoke(
-        &trigger,
-        events::query_log_event("DATA_MESSAGE", &[events::query_line(domain, "A")]),
+        &router,
+        events::query_log_event("DATA_MESSAGE", &[events::query_line(address, "A")]),
     );
     assert_eq!(response["lines_matched"], 1, "{response}");
+    assert_eq!(
+        response["actions"][0],
+        serde_json::json!({"call": "UpdateAutoScalingGroup", "region": region, "group": group, "desired_capacity": 1}),
+        "{response}"
+    );
     assert_eq!(group_sizes(&autoscaling, group).await, (0, 1, 1));
 
-    // The updater, in the container's region, writes the zone of the dns stack.
-    assert_eq!(
-        container.variable("DnsRecordUpdaterFunction", "HOSTED_ZONE_ID"),
-        Ok(zone.as_str())
-    );
+    // The updater, in the container's region, writes the domain's zone.
     let instance = in_service_instance(&autoscaling, group)
         .await
         .unwrap_or_else(|| panic!("{group} in {region} has no InService instance"));
@@ -376,8 +465,7 @@ async fn dns_in_us_east_1_and_the_container_in_another_region_work_together() {
         &updater,
         events::asg_event("launch-successful.json", group, hook, &instance),
     );
-    let route53 = aws_sdk_route53::Client::new(&container_sdk);
-    assert_eq!(a_record(&route53, &zone, domain).await, ip);
+    assert_eq!(a_record(&route53, &zone, address).await, ip);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -402,6 +490,27 @@ async fn a_deploy_outside_the_rules_is_refused_before_anything_is_made() {
         matches!(&stack, Err(DeployError::Refused { .. })),
         "no stack was made: {stack:?}"
     );
+    // A container without its domain's zone, or with a network of its own (the
+    // base's is its region's), is refused too.
+    for (given, says) in [
+        (None, "HostedZoneId"),
+        (Some(("VpcId", "vpc-0123456789abcdef0")), "VpcId"),
+    ] {
+        let mut parameters = vec![
+            ("Environment", "test"),
+            ("DomainName", DOMAIN),
+            ("Component", "container"),
+        ];
+        if let Some(extra) = given {
+            parameters.extend([extra, ("HostedZoneId", "Z0123456789ABCDEFGHIJ")]);
+        }
+        match Stack::deploy(&emulator, "eu-west-1", "cm-test-mc", &parameters) {
+            Err(DeployError::Refused { message, .. }) => {
+                assert!(message.contains(says), "{message}")
+            }
+            other => panic!("{parameters:?}: {other:?}"),
+        }
+    }
 }
 
 /// The stack's functions, running with their deployed environments, and the

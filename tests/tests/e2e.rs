@@ -5,12 +5,14 @@
 //! the events AWS would send, built from the emulator's state and delivered where the
 //! deployed query log subscription, rules and alarms deliver them, with the state
 //! checked after every step (the story in `cm_testkit::story`, which `./scripts/demo`
-//! also plays). Once on a Component=all stack in us-east-1, once on Component=dns in
-//! us-east-1 with Component=container in eu-west-1. The container part is deployed
-//! with a `WebhookUrlsParameter` (`Story::setup_demo`): the notifier gets every message
-//! of the container's topic and posts it to a local webhook, in Discord's format; the
-//! dns part with a `StartTokenParameter`: the control panel's `GET /status` shows the
-//! container up, then asleep.
+//! also plays). Once on a Component=all stack in us-east-1, once on the domain's
+//! Component=domain stack in us-east-1 with Component=base and Component=container in
+//! eu-west-1 (the router finds the container in the domain's registry; the container
+//! takes the base's VPC and cluster). The container part is deployed with a
+//! `WebhookUrlsParameter` (`Story::setup_demo`): the notifier gets every message of the
+//! container's topic and posts it to a local webhook, in Discord's format; the domain
+//! part with a `StartTokenParameter`: the control panel's `GET /status` shows the
+//! container up, then asleep. Many containers at once: `tests/domain.rs`.
 //!
 //! Needs the function binaries (`cargo build --workspace --bins`, which
 //! `./scripts/test` does first) and the SAM translator (`scripts/setup-tools`).
@@ -69,7 +71,7 @@ async fn the_story_holds(layout: Layout) {
         // Every message of the topic (3 up, 3 shutting down, idle, crashed), through
         // the deployed subscription to the webhook.
         ("notifier", 8),
-        // The control panel's GET /status once up and once asleep again (the dns
+        // The control panel's GET /status once up and once asleep again (the domain
         // part is deployed with a StartTokenParameter).
         ("control-panel", 2),
     ] {
@@ -91,7 +93,7 @@ async fn the_story_holds(layout: Layout) {
     assert_eq!(
         report.calls.get("autoscaling:UpdateAutoScalingGroup"),
         Some(&4),
-        "two starts by the trigger, two stops by the watchdog: {:?}",
+        "two starts by the router, two stops by the watchdog: {:?}",
         report.calls
     );
 }
@@ -102,7 +104,7 @@ async fn the_whole_lifecycle_on_a_component_all_stack() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_whole_lifecycle_with_dns_in_us_east_1_and_the_container_in_eu_west_1() {
+async fn the_whole_lifecycle_with_the_domain_in_us_east_1_and_the_container_in_eu_west_1() {
     the_story_holds(Layout::TwoRegions {
         container_region: "eu-west-1".into(),
     })

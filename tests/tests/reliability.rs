@@ -141,7 +141,7 @@ async fn bad_input_is_refused_or_ignored_and_changes_nothing() {
             Expect::NoOp("/lines_seen", json!(0)),
         ),
         (
-            "huge batch without the container's name",
+            "huge batch of names that are no container's (unknown: nothing scaled)",
             query_log_event("DATA_MESSAGE", &other_names),
             Expect::NoOp("/lines_seen", json!(20_000)),
         ),
@@ -321,18 +321,18 @@ async fn bad_configuration_stops_the_start_naming_every_variable() {
             TRIGGER,
             vec![
                 ("DOMAIN_NAME", None),
-                ("ASG_NAME", None),
+                ("HOSTED_ZONE_ID", None),
                 ("METRIC_NAME", None),
             ],
-            vec!["DOMAIN_NAME", "ASG_NAME", "METRIC_NAME"],
+            vec!["DOMAIN_NAME", "HOSTED_ZONE_ID", "METRIC_NAME"],
         ),
         (
             TRIGGER,
             vec![
-                ("METRIC_DIMENSIONS", Some("not json")),
-                ("METRIC_THRESHOLD", Some("lots")),
+                ("REGISTRY_TTL_SECONDS", Some("soon")),
+                ("METRIC_UNIT", Some("Parsecs")),
             ],
-            vec!["METRIC_DIMENSIONS", "METRIC_THRESHOLD"],
+            vec!["REGISTRY_TTL_SECONDS", "METRIC_UNIT"],
         ),
         (
             SYNC,
@@ -556,13 +556,21 @@ async fn faults_are_retried_then_reported_as_failures() {
     };
     let endpoint = format!("http://127.0.0.1:{closed}");
     let offline = start(&story, TRIGGER, &[("AWS_ENDPOINT_URL", Some(&endpoint))]);
-    let outcome = offline.invoke(lookup);
+    let outcome = offline.invoke(lookup.clone());
     let message = outcome
         .error()
         .map(|e| e.to_string())
         .unwrap_or_else(|| panic!("success reported with AWS unreachable: {outcome:?}"));
-    assert!(
-        message.contains("UpdateAutoScalingGroup") || message.contains("PutMetricData"),
-        "{message}"
-    );
+    // A new process reads the registry first: nothing is scaled on a registry that
+    // could not be read.
+    assert!(message.contains("ListResourceRecordSets"), "{message}");
+
+    // The registry's read throttled twice, then read: within the 3 attempts (a new
+    // process, which holds no registry yet).
+    let router = start(&story, TRIGGER, &[]);
+    let zone = story.zone().to_string();
+    let list = format!("route53:GET /2013-04-01/hostedzone/{zone}/rrset");
+    let (outcome, calls) = invoke_with_fault(&story, &router, lookup, &list, "throttle", 2);
+    assert!(outcome.response().is_some(), "{outcome:?}");
+    assert_eq!(calls, 3, "{:?}", story.emulator().calls());
 }

@@ -27,7 +27,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
+use aws_sdk_route53::types::RrType;
 use cm_testkit::emulator::{self, Emulator, REGION};
+use cm_testkit::panel_fixture::{put_txt, upsert_record};
 use cm_testkit::process::{Sink, Spawn};
 use cm_testkit::repo_root;
 use serde_json::{json, Value};
@@ -69,6 +71,9 @@ const SAMPLE_FOLDERS: [(&str, &str); 7] = [
 /// `events/env.json`'s `DISCORD_PUBLIC_KEY`, so the test signs Discord's requests
 /// with the private half (public too, in the RFC), at the current time.
 const DISCORD_TEST_SEED: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+
+/// The idle alarm's threshold in the container's registry entry.
+const REGISTRY_THRESHOLD: f64 = 20.0;
 
 /// The instance id the sample ASG events carry.
 const SAMPLE_INSTANCE: &str = "i-0a1b2c3d4e5f60718";
@@ -363,8 +368,13 @@ struct Names {
     token: String,
     /// The container's short name (`mc`).
     container: String,
-    /// The control panel's domain (`example.com`) and its start token's parameter.
-    panel_domain: String,
+    /// The `ContainerName` dimension of its metrics (the presence probe's
+    /// `METRIC_DIMENSIONS`): its registry entry's `metric`.
+    metric: String,
+    /// The domain (`example.com`): the router's and the control panel's
+    /// `DOMAIN_NAME`, whose hosted zone holds the registry.
+    registry_domain: String,
+    /// The control panel's start token's parameter.
     start_parameter: String,
     /// The token of the start sample's `Authorization: Bearer` header.
     start_token: String,
@@ -381,6 +391,18 @@ impl Names {
                 .unwrap_or_else(|| panic!("events/env.json has no {function}.{name}"))
                 .to_string()
         };
+        let registry_domain = var(TRIGGER, "DOMAIN_NAME");
+        assert_eq!(
+            registry_domain,
+            var(PANEL, "DOMAIN_NAME"),
+            "the router and the control panel read the registry of one domain"
+        );
+        let dimensions: Value = serde_json::from_str(&var(PROBE, "METRIC_DIMENSIONS"))
+            .unwrap_or_else(|e| panic!("events/env.json's METRIC_DIMENSIONS: {e}"));
+        let metric = dimensions["ContainerName"]
+            .as_str()
+            .unwrap_or_else(|| panic!("METRIC_DIMENSIONS has no ContainerName: {dimensions}"))
+            .to_string();
         let terminate = read_json(&sample_path("asg/terminate-lifecycle-action.json"));
         let detail = |name: &str| {
             terminate["detail"][name]
@@ -397,7 +419,8 @@ impl Names {
             topic_arn: var(UPDATER, "SNS_TOPIC_ARN"),
             token: detail("LifecycleActionToken"),
             container: var(UPDATER, "CONTAINER_NAME"),
-            panel_domain: var(PANEL, "DOMAIN_NAME"),
+            metric,
+            registry_domain,
             start_parameter: var(PANEL, "START_TOKEN_PARAMETER"),
             start_token: start_token(),
             webhooks_parameter: var(NOTIFIER, "WEBHOOK_URLS_PARAMETER"),
@@ -424,9 +447,12 @@ struct Local {
     gateway: String,
     /// `LocalEndpointUrl`: the emulator as a container reaches it.
     endpoint: String,
+    /// The zone of the container's record (the DNS record updater's).
     zone: String,
+    /// The domain's zone, with the registry (the router's and the control panel's).
+    domain_zone: String,
     scratch: Scratch,
-    /// `events/env.json` with the emulator's hosted zone id.
+    /// `events/env.json` with the emulator's hosted zones' ids.
     env_vars: PathBuf,
 }
 
@@ -465,31 +491,34 @@ impl Local {
             "the topic's ARN is the one env.json names"
         );
 
-        // The control panel's: the domain's zone with the container's registry entry,
-        // and the start token as a SecureString.
-        let panel_zone = emulator::create_zone(&route53, &names.panel_domain, "0.0.0.0")
+        // The router's and the control panel's: the domain's zone with the
+        // container's registry entry (its group, in this region); and the panel's
+        // start token as a SecureString.
+        let domain_zone = emulator::create_zone(&route53, &names.registry_domain, "0.0.0.0")
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let entry = cm_core::registry::Entry {
             name: names.container.clone(),
             region: REGION.to_string(),
             asg: names.group.clone(),
-            metric: format!("cm-dev-{}", names.container),
-            threshold: 20.0,
+            metric: names.metric.clone(),
+            threshold: REGISTRY_THRESHOLD,
         };
         put_txt(
             &route53,
-            &panel_zone,
-            &cm_core::registry::record_name(&entry.name, &names.panel_domain),
-            &format!("\"{}\"", cm_core::registry::format_value(&entry)),
+            &domain_zone,
+            &cm_core::registry::record_name(&entry.name, &names.registry_domain),
+            &cm_core::registry::format_value(&entry),
         )
-        .await;
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
         put_secure_string(&sdk, &names.start_parameter, &names.start_token).await;
 
         let scratch = Scratch::new(name);
         let mut env = read_json(&sample_path("env.json"));
         env[UPDATER]["HOSTED_ZONE_ID"] = zone.clone().into();
-        env[PANEL]["HOSTED_ZONE_ID"] = panel_zone.into();
+        env[TRIGGER]["HOSTED_ZONE_ID"] = domain_zone.clone().into();
+        env[PANEL]["HOSTED_ZONE_ID"] = domain_zone.clone().into();
         let env_vars = scratch.write("env.json", &env);
         Local {
             emulator,
@@ -498,6 +527,7 @@ impl Local {
             gateway,
             endpoint,
             zone,
+            domain_zone,
             scratch,
             env_vars,
         }
@@ -549,6 +579,40 @@ impl Local {
             .collect()
     }
 
+    /// The registry's listings so far: `ListResourceRecordSets` of the domain's zone.
+    fn registry_reads(&self) -> u64 {
+        self.emulator.call_count(&format!(
+            "route53:GET /2013-04-01/hostedzone/{}/rrset",
+            self.domain_zone
+        ))
+    }
+
+    /// The router's outcome for a lookup of the container asking for `unknown` too:
+    /// its group set to 1 and its keep-alive point (its idle alarm's threshold + 1),
+    /// both in this region.
+    fn started(&self, lines: (usize, usize), unknown: &[&str]) -> Value {
+        let env = read_json(&self.env_vars);
+        let (namespace, metric) = (
+            &env[TRIGGER]["METRIC_NAMESPACE"],
+            &env[TRIGGER]["METRIC_NAME"],
+        );
+        json!({
+            "message_type": "DATA_MESSAGE",
+            "log_group": format!("/aws/route53/{}", self.names.registry_domain),
+            "lines_seen": lines.0,
+            "lines_matched": lines.1,
+            "actions": [
+                {"call": "UpdateAutoScalingGroup", "region": REGION,
+                 "group": self.names.group, "desired_capacity": 1},
+                {"call": "PutMetricData", "region": REGION, "namespace": namespace,
+                 "metric": metric, "container": self.names.metric,
+                 "value": REGISTRY_THRESHOLD + 1.0},
+            ],
+            "unknown": unknown,
+            "gone": [],
+        })
+    }
+
     /// Calls that change something, in total.
     fn writes(&self) -> u64 {
         self.emulator.writes().values().sum()
@@ -577,42 +641,16 @@ impl Local {
 
     /// What a person might do by hand: the A record's value.
     async fn edit_record(&self, ip: &str) {
-        use aws_sdk_route53::types::{
-            Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
-        };
-        let record = ResourceRecordSet::builder()
-            .name(&self.names.domain)
-            .r#type(RrType::A)
-            .ttl(1)
-            .resource_records(
-                ResourceRecord::builder()
-                    .value(ip)
-                    .build()
-                    .expect("a value"),
-            )
-            .build()
-            .expect("a name, type and TTL");
-        let change = Change::builder()
-            .action(ChangeAction::Upsert)
-            .resource_record_set(record)
-            .build()
-            .expect("an action and a record");
-        aws_sdk_route53::Client::new(&self.sdk)
-            .change_resource_record_sets()
-            .hosted_zone_id(&self.zone)
-            .change_batch(
-                ChangeBatch::builder()
-                    .changes(change)
-                    .build()
-                    .expect("a change"),
-            )
-            .send()
+        let route53 = aws_sdk_route53::Client::new(&self.sdk);
+        upsert_record(&route53, &self.zone, &self.names.domain, RrType::A, 1, ip)
             .await
-            .unwrap_or_else(|e| panic!("ChangeResourceRecordSets: {e}"));
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 
-    /// The sample ASG event `events/asg/<name>` for `instance`, written to a file.
-    fn asg_event(&self, name: &str, instance: &str) -> PathBuf {
+    /// The sample ASG event `events/asg/<name>` for `instance`, written to a file;
+    /// the sample is noted in `used`.
+    fn asg_event(&self, name: &str, instance: &str, used: &mut BTreeSet<String>) -> PathBuf {
+        used.insert(format!("asg/{name}"));
         let text = std::fs::read_to_string(sample_path(&format!("asg/{name}")))
             .unwrap_or_else(|e| panic!("events/asg/{name}: {e}"));
         let event: Value = serde_json::from_str(&text.replace(SAMPLE_INSTANCE, instance))
@@ -691,42 +729,6 @@ impl Local {
         report(function, &event_arg, &invoked.summary(), elapsed);
         invoked
     }
-}
-
-/// Puts the TXT record `name` with `value` (quoted, as Route 53 takes it) into `zone`.
-async fn put_txt(route53: &aws_sdk_route53::Client, zone: &str, name: &str, value: &str) {
-    use aws_sdk_route53::types::{
-        Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
-    };
-    let record = ResourceRecordSet::builder()
-        .name(name)
-        .r#type(RrType::Txt)
-        .ttl(300)
-        .resource_records(
-            ResourceRecord::builder()
-                .value(value)
-                .build()
-                .expect("a value"),
-        )
-        .build()
-        .expect("a name, type and TTL");
-    let change = Change::builder()
-        .action(ChangeAction::Upsert)
-        .resource_record_set(record)
-        .build()
-        .expect("an action and a record");
-    route53
-        .change_resource_record_sets()
-        .hosted_zone_id(zone)
-        .change_batch(
-            ChangeBatch::builder()
-                .changes(change)
-                .build()
-                .expect("a change"),
-        )
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("ChangeResourceRecordSets {name}: {e}"));
 }
 
 /// Puts (or overwrites) the SSM SecureString `name`.
@@ -829,15 +831,23 @@ async fn every_function_with_every_sample_event() {
         "the probe of a stopped group changes nothing"
     );
 
-    // The trigger: a lookup of the name starts the container; nothing else does.
+    // The router: a lookup of a container's name (`mc.example.com`, A) starts it,
+    // found in the registry; nothing else does, and a batch that asks for no
+    // container does not even read the registry.
     for name in [
         "dns-query-trigger/query-log-other-names.json",
         "dns-query-trigger/control-message.json",
         "dns-query-trigger/aws-sample-no-match.json",
     ] {
-        let writes = local.writes();
-        local.invoke(TRIGGER, &sample(name, &mut used)).ok(name);
+        let (writes, reads) = (local.writes(), local.registry_reads());
+        let outcome = local
+            .invoke(TRIGGER, &sample(name, &mut used))
+            .ok(name)
+            .clone();
+        assert_eq!(outcome["actions"], json!([]), "{name}: {outcome}");
+        assert_eq!(outcome["unknown"], json!([]), "{name}: {outcome}");
         assert_eq!(local.writes(), writes, "{name} changes nothing");
+        assert_eq!(local.registry_reads(), reads, "{name} reads no registry");
     }
     assert_eq!(local.desired().await, 0);
     let writes = local.writes();
@@ -851,9 +861,16 @@ async fn every_function_with_every_sample_event() {
         "the error names the bad layer: {message}"
     );
     assert_eq!(local.writes(), writes, "a malformed event changes nothing");
-    let calls = local.emulator.call_count("monitoring:PutMetricData");
+    let (calls, reads) = (
+        local.emulator.call_count("monitoring:PutMetricData"),
+        local.registry_reads(),
+    );
     let lookup = sample("dns-query-trigger/query-log-match.json", &mut used);
-    local.invoke(TRIGGER, &lookup).ok("query-log-match.json");
+    let outcome = local
+        .invoke(TRIGGER, &lookup)
+        .ok("query-log-match.json")
+        .clone();
+    assert_eq!(outcome, local.started((3, 1), &[]));
     assert_eq!(
         local.desired().await,
         1,
@@ -864,6 +881,28 @@ async fn every_function_with_every_sample_event() {
         calls + 1,
         "and puts the keep-alive metric once"
     );
+    assert_eq!(
+        local.registry_reads(),
+        reads + 1,
+        "the registry is read once (the process is new)"
+    );
+    // A batch asking for the container twice (any case, trailing dot) and for two
+    // names the registry does not hold (`vh`, `old`: removed containers, or never
+    // ones): the container's one start and keep-alive, the others listed as unknown
+    // and scaling nothing, no error.
+    let calls = local.emulator.call_count("monitoring:PutMetricData");
+    let several = sample("dns-query-trigger/query-log-several.json", &mut used);
+    let outcome = local
+        .invoke(TRIGGER, &several)
+        .ok("query-log-several.json")
+        .clone();
+    assert_eq!(outcome, local.started((9, 5), &["old", "vh"]));
+    assert_eq!(local.desired().await, 1);
+    assert_eq!(
+        local.emulator.call_count("monitoring:PutMetricData"),
+        calls + 1,
+        "one keep-alive for the one container"
+    );
 
     // The instance is up: the service and the record follow it. The ASG samples
     // carry the emulator's instance id instead of the sample's.
@@ -873,8 +912,7 @@ async fn every_function_with_every_sample_event() {
         !ip.is_empty(),
         "the emulator gives {instance} a public address"
     );
-    used.insert("asg/launch-successful.json".into());
-    let launch = local.asg_event("launch-successful.json", &instance);
+    let launch = local.asg_event("launch-successful.json", &instance, &mut used);
     local.invoke(SYNC, &launch).ok("sync, launch");
     assert_eq!(
         local.service_desired().await,
@@ -907,8 +945,7 @@ async fn every_function_with_every_sample_event() {
     // Warm pools: into the pool changes nothing; out of it is a launch, already
     // followed, so it changes nothing either (the record is already right).
     for name in ["launch-into-warm-pool.json", "launch-from-warm-pool.json"] {
-        used.insert(format!("asg/{name}"));
-        let event = local.asg_event(name, &instance);
+        let event = local.asg_event(name, &instance, &mut used);
         local.invoke(SYNC, &event).ok(name);
         local.invoke(UPDATER, &event).ok(name);
         assert_eq!(local.service_desired().await, 1, "{name}");
@@ -958,22 +995,20 @@ async fn every_function_with_every_sample_event() {
         assert_eq!(local.writes(), writes, "{name} changes nothing");
     }
     let told = local.messages().len();
-    local
-        .invoke(
-            WATCHDOG,
-            &sample("watchdog-scale-down/alarm-left-up.json", &mut used),
-        )
-        .ok("alarm-left-up.json");
-    assert_eq!(local.desired().await, 1, "left up: told, not stopped");
-    assert_eq!(local.messages().len(), told + 1, "left up: people are told");
-    local
-        .invoke(
-            WATCHDOG,
-            &sample("watchdog-scale-down/alarm-idle.json", &mut used),
-        )
-        .ok("alarm-idle.json");
-    assert_eq!(local.desired().await, 0, "idle: the group goes to 0");
-    assert_eq!(local.messages().len(), told + 2, "idle: people are told");
+    for (alarm, desired, what) in [
+        ("alarm-left-up.json", 1, "left up: told, not stopped"),
+        ("alarm-idle.json", 0, "idle: the group goes to 0"),
+    ] {
+        let name = format!("watchdog-scale-down/{alarm}");
+        let before = local.messages().len();
+        local.invoke(WATCHDOG, &sample(&name, &mut used)).ok(alarm);
+        assert_eq!(local.desired().await, desired, "{what}");
+        assert_eq!(
+            local.messages().len(),
+            before + 1,
+            "{alarm}: people are told"
+        );
+    }
 
     // The instance's terminate lifecycle action: the service stops, the action is
     // completed once, the record goes back to the unavailable address.
@@ -983,8 +1018,7 @@ async fn every_function_with_every_sample_event() {
         &instance,
         &local.names.token,
     );
-    used.insert("asg/terminate-lifecycle-action.json".into());
-    let terminate = local.asg_event("terminate-lifecycle-action.json", &instance);
+    let terminate = local.asg_event("terminate-lifecycle-action.json", &instance, &mut used);
     local.invoke(SYNC, &terminate).ok("sync, terminate");
     assert_eq!(
         local.service_desired().await,
@@ -1031,24 +1065,20 @@ async fn every_function_with_every_sample_event() {
         "watchdog-scale-down",
         "presence-probe",
     ] {
-        for file in json_files(&sample_path(folder)) {
-            let name = format!(
-                "{folder}/{}",
-                file.file_name().unwrap_or_default().to_string_lossy()
-            );
-            assert!(
-                used.contains(&name),
-                "events/{name}: a sample this tier does not know; add it here"
-            );
-        }
+        assert_known(&json_files(&sample_path(folder)), &used);
     }
 }
 
-/// The samples of `folder` (its subfolders too) that `used` lacks: each one is a
-/// sample this tier does not know.
+/// Every sample of `folder` (its subfolders too) is in `used`.
 fn assert_all_sent(folder: &str, used: &BTreeSet<String>) {
+    assert_known(&event_files(&sample_path(folder)), used);
+}
+
+/// Every one of `files` (samples in `events/`) is in `used`, by its path below
+/// `events/`: one that is not is a sample this tier does not know.
+fn assert_known(files: &[PathBuf], used: &BTreeSet<String>) {
     let root = repo_root().join("events");
-    for file in event_files(&sample_path(folder)) {
+    for file in files {
         let name = file
             .strip_prefix(&root)
             .map(|p| p.display().to_string())
@@ -1107,8 +1137,12 @@ async fn the_service_reconcile_custom_resource_converges_and_answers() {
         event["ResponseURL"] = format!("http://{}:{}{target}", local.gateway, recorder.port).into();
         (event, target)
     };
-    // The one answer the last invocation PUT, checked against its request.
-    let answered = |event: &Value, target: &str, before: usize, status: &str| -> Value {
+    let send = |event: &Value, name: &str| local.scratch.write(name, event);
+    // A request (as `request` makes it) through the sync as `what`, its event written
+    // to `file`, and the one answer it PUT, checked against the request.
+    let reconcile = |(event, target): &(Value, String), file: &str, what: &str, status: &str| {
+        let before = recorder.requests().len();
+        local.invoke(SYNC, &send(event, file)).ok(what);
         let requests = recorder.requests();
         assert_eq!(
             requests.len(),
@@ -1117,7 +1151,7 @@ async fn the_service_reconcile_custom_resource_converges_and_answers() {
         );
         let put = &requests[before];
         assert_eq!(put.method, "PUT");
-        assert_eq!(put.target, target, "the answer goes to the pre-signed URL");
+        assert_eq!(&put.target, target, "the answer goes to the pre-signed URL");
         assert!(
             !put.headers.contains_key("content-type"),
             "a pre-signed PUT without a signed Content-Type sends none: {:?}",
@@ -1135,28 +1169,19 @@ async fn the_service_reconcile_custom_resource_converges_and_answers() {
         assert_eq!(answer["PhysicalResourceId"], physical.as_str(), "{answer}");
         answer
     };
-    let send = |event: &Value, name: &str| local.scratch.write(name, event);
 
     // Create, the group at 0 and the service at 1 by hand: the service goes to 0.
     local.edit_service(1).await;
-    let (create, target) = request("service-reconcile-create.json", &mut used);
-    let before = recorder.requests().len();
-    local
-        .invoke(SYNC, &send(&create, "create.json"))
-        .ok("Create");
-    let answer = answered(&create, &target, before, "SUCCESS");
+    let create = request("service-reconcile-create.json", &mut used);
+    let answer = reconcile(&create, "create.json", "Create", "SUCCESS");
     assert_eq!(answer["Data"]["DesiredCount"], "0", "{answer}");
     assert_eq!(local.service_desired().await, 0, "no instance: service 0");
 
     // Update with the group up: the service goes to 1.
     local.set_desired(1).await;
     let instance = local.instance().await;
-    let (update, update_target) = request("service-reconcile-update.json", &mut used);
-    let before = recorder.requests().len();
-    local
-        .invoke(SYNC, &send(&update, "update.json"))
-        .ok("Update, the group up");
-    let answer = answered(&update, &update_target, before, "SUCCESS");
+    let update = request("service-reconcile-update.json", &mut used);
+    let answer = reconcile(&update, "update.json", "Update, the group up", "SUCCESS");
     assert_eq!(answer["Data"]["DesiredCount"], "1", "{answer}");
     assert!(
         answer["Reason"]
@@ -1169,11 +1194,12 @@ async fn the_service_reconcile_custom_resource_converges_and_answers() {
 
     // The same Update again: answered, nothing to change.
     let writes = local.writes();
-    let before = recorder.requests().len();
-    local
-        .invoke(SYNC, &send(&update, "update.json"))
-        .ok("Update, nothing to change");
-    answered(&update, &update_target, before, "SUCCESS");
+    reconcile(
+        &update,
+        "update.json",
+        "Update, nothing to change",
+        "SUCCESS",
+    );
     assert_eq!(
         local.writes(),
         writes,
@@ -1187,23 +1213,15 @@ async fn the_service_reconcile_custom_resource_converges_and_answers() {
         None,
         "the group at 0 has no InService instance"
     );
-    let before = recorder.requests().len();
-    local
-        .invoke(SYNC, &send(&update, "update.json"))
-        .ok("Update, the group at 0");
-    let answer = answered(&update, &update_target, before, "SUCCESS");
+    let answer = reconcile(&update, "update.json", "Update, the group at 0", "SUCCESS");
     assert_eq!(answer["Data"]["DesiredCount"], "0", "{answer}");
     assert_eq!(local.service_desired().await, 0, "no instance: service 0");
 
     // Delete: SUCCESS, nothing changed (the service at 1 by hand stays at 1).
     local.edit_service(1).await;
     let writes = local.writes();
-    let (delete, delete_target) = request("service-reconcile-delete.json", &mut used);
-    let before = recorder.requests().len();
-    local
-        .invoke(SYNC, &send(&delete, "delete.json"))
-        .ok("Delete");
-    answered(&delete, &delete_target, before, "SUCCESS");
+    let delete = request("service-reconcile-delete.json", &mut used);
+    reconcile(&delete, "delete.json", "Delete", "SUCCESS");
     assert_eq!(local.writes(), writes, "a Delete changes nothing");
     assert_eq!(
         local.service_desired().await,
@@ -1213,12 +1231,13 @@ async fn the_service_reconcile_custom_resource_converges_and_answers() {
 
     // A request for another cluster: answered FAILED, naming it; nothing changed.
     let mut other = update.clone();
-    other["ResourceProperties"]["Cluster"] = "cm-cluster-prod-mc".into();
-    let before = recorder.requests().len();
-    local
-        .invoke(SYNC, &send(&other, "other-cluster.json"))
-        .ok("Update of another cluster");
-    let answer = answered(&other, &update_target, before, "FAILED");
+    other.0["ResourceProperties"]["Cluster"] = "cm-cluster-prod-mc".into();
+    let answer = reconcile(
+        &other,
+        "other-cluster.json",
+        "Update of another cluster",
+        "FAILED",
+    );
     assert!(
         answer["Reason"]
             .as_str()
@@ -1229,7 +1248,7 @@ async fn the_service_reconcile_custom_resource_converges_and_answers() {
     assert_eq!(local.writes(), writes, "a refused request changes nothing");
 
     // No usable ResponseURL: an InvalidEvent, no answer, nothing changed.
-    let mut nowhere = update.clone();
+    let mut nowhere = update.0.clone();
     nowhere["ResponseURL"] = "ftp://example.com/answer".into();
     let before = recorder.requests().len();
     let invoked = local.invoke(SYNC, &send(&nowhere, "nowhere.json"));
@@ -1410,7 +1429,7 @@ async fn the_control_panel_serves_its_routes_from_the_registry() {
         sample_path(&file)
     };
     let name = local.names.container.clone();
-    let address = format!("{name}.{}", local.names.panel_domain);
+    let address = format!("{name}.{}", local.names.registry_domain);
     let invoke = |event: &Path, what: &str| http_response(local.invoke(PANEL, event).ok(what));
 
     // The page and the JSON status, the group at 0.
@@ -1491,16 +1510,21 @@ async fn the_control_panel_serves_its_routes_from_the_registry() {
     };
     let (status, _, doc) = invoke(&signed("discord-ping.json"), "signed ping");
     assert_eq!((status, doc), (200, json!({"type": 1})));
-    let (status, _, doc) = invoke(&signed("discord-status.json"), "signed status");
-    assert_eq!((status, &doc["type"]), (200, &json!(4)), "{doc}");
-    let content = doc["data"]["content"].as_str().unwrap_or_default();
+    // A command's reply: a message (type 4) in the channel; its text.
+    let command = |file: &str, what: &str| -> String {
+        let (status, _, doc) = invoke(&signed(file), what);
+        assert_eq!((status, &doc["type"]), (200, &json!(4)), "{doc}");
+        doc["data"]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let content = command("discord-status.json", "signed status");
     assert!(
         content.contains(&format!("**{name}**: asleep")),
         "the status command: {content}"
     );
-    let (status, _, doc) = invoke(&signed("discord-start.json"), "signed start");
-    assert_eq!((status, &doc["type"]), (200, &json!(4)), "{doc}");
-    let content = doc["data"]["content"].as_str().unwrap_or_default();
+    let content = command("discord-start.json", "signed start");
     assert!(
         content.starts_with(&format!("Starting **{name}**")),
         "the start command: {content}"
@@ -1547,7 +1571,7 @@ async fn the_control_panel_serves_its_routes_from_the_registry() {
 async fn a_bad_variable_is_the_init_error_naming_it() {
     let local = Local::start("bad-config").await;
     let mut env = read_json(&local.env_vars);
-    env[TRIGGER]["METRIC_THRESHOLD"] = "lots".into();
+    env[TRIGGER]["REGISTRY_TTL_SECONDS"] = "lots".into();
     env[TRIGGER]["DOMAIN_NAME"] = "".into();
     let bad = local.scratch.write("bad-env.json", &env);
     let writes = local.writes();
@@ -1566,7 +1590,7 @@ async fn a_bad_variable_is_the_init_error_naming_it() {
         invoked.response,
         invoked.logs
     );
-    for name in ["METRIC_THRESHOLD", "DOMAIN_NAME"] {
+    for name in ["REGISTRY_TTL_SECONDS", "DOMAIN_NAME"] {
         assert!(
             message.contains(name) || invoked.logs.contains(name),
             "the error names {name}: {}\n{}",
@@ -1581,7 +1605,9 @@ async fn a_bad_variable_is_the_init_error_naming_it() {
 /// An empty `LocalEndpointUrl` (the default) is AWS itself: the function makes its
 /// calls to AWS's own endpoints. Here the AWS host names lead to a listener of this
 /// test on the bridge, which reads the TLS handshake's server name and hangs up,
-/// so nothing leaves the machine; the emulator sees nothing.
+/// so nothing leaves the machine; the emulator sees nothing. The router's first call
+/// is the registry's listing (Route 53's global endpoint); that failing, it scales
+/// nothing: no Auto Scaling or CloudWatch call is made.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_local_endpoint_url_means_aws() {
     let local = Local::start("aws").await;
@@ -1601,10 +1627,12 @@ async fn an_empty_local_endpoint_url_means_aws() {
             }
         }
     });
-    let hosts = [
+    let registry = "route53.amazonaws.com".to_string();
+    let scaling = [
         format!("autoscaling.{REGION}.amazonaws.com"),
         format!("monitoring.{REGION}.amazonaws.com"),
     ];
+    let hosts: Vec<&String> = std::iter::once(&registry).chain(&scaling).collect();
     let extra: Vec<String> = hosts
         .iter()
         .flat_map(|h| ["--add-host".to_string(), format!("{h}:{}", local.gateway)])
@@ -1621,11 +1649,19 @@ async fn an_empty_local_endpoint_url_means_aws() {
         .failed("no LocalEndpointUrl", "AwsError")
         .to_string();
     assert!(!message.contains("panicked"), "{message}");
+    assert!(
+        message.contains("ListResourceRecordSets"),
+        "the error names the registry's listing: {message}"
+    );
     let seen: Vec<String> = seen.lock().map(|s| s.clone()).unwrap_or_default();
-    for host in &hosts {
+    assert!(
+        seen.contains(&registry),
+        "the function called {registry} over TLS; the handshakes named {seen:?}"
+    );
+    for host in &scaling {
         assert!(
-            seen.contains(host),
-            "the function called {host} over TLS; the handshakes named {seen:?}"
+            !seen.contains(host),
+            "the registry unread, nothing is scaled, yet {host} was called: {seen:?}"
         );
     }
     assert_eq!(
@@ -1779,8 +1815,9 @@ fn json_escaped(value: &str) -> String {
 /// the presence probe's tick: nothing to heal or probe here; and an SNS notification
 /// to the notifier, which takes any: it reads its webhook list, absent here, so the
 /// `AwsError` naming that parameter), changing nothing; then the trigger's repeated
-/// lookups each start the group and put the keep-alive metric. One container per
-/// function, and in it one bootstrap process, serves every invocation.
+/// lookups each start the group and put the keep-alive metric, the warm process
+/// reading the registry once. One container per function, and in it one bootstrap
+/// process, serves every invocation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_lambda_serves_repeated_events_from_warm_containers() {
     let local = Local::start("start-lambda").await;
@@ -1939,20 +1976,37 @@ async fn start_lambda_serves_repeated_events_from_warm_containers() {
          {unlisted} notifications without a webhook list"
     );
 
-    // Repeated lookups: each one is a start and a keep-alive.
+    // Repeated lookups: each one is a start and a keep-alive; the warm process
+    // reads the registry once and holds it (REGISTRY_TTL_SECONDS).
     let lookup = sample_path("dns-query-trigger/query-log-match.json");
-    let puts = local.emulator.call_count("monitoring:PutMetricData");
+    let (puts, reads) = (
+        local.emulator.call_count("monitoring:PutMetricData"),
+        local.registry_reads(),
+    );
     let repeats: u64 = 5;
+    let started = Instant::now();
     for i in 0..repeats {
-        invoke(TRIGGER, lookup.clone())
-            .await
-            .ok(&format!("lookup {}", i + 1));
+        let invoked = invoke(TRIGGER, lookup.clone()).await;
+        let outcome = invoked.ok(&format!("lookup {}", i + 1));
+        assert_eq!(outcome, &local.started((3, 1), &[]));
     }
+    let elapsed = started.elapsed();
     assert_eq!(local.desired().await, 1);
     assert_eq!(
         local.emulator.call_count("monitoring:PutMetricData"),
         puts + repeats,
         "one keep-alive per lookup"
+    );
+    let ttl: u64 = read_json(&local.env_vars)[TRIGGER]["REGISTRY_TTL_SECONDS"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("events/env.json has no REGISTRY_TTL_SECONDS"));
+    // One read, and at most one more per TTL the lookups took.
+    let read = local.registry_reads() - reads;
+    let most = 1 + elapsed.as_secs() / ttl.max(1);
+    assert!(
+        (1..=most).contains(&read),
+        "{repeats} lookups in {elapsed:?} with a {ttl} s TTL: {read} registry reads"
     );
 
     // The same container and process served each function throughout.

@@ -70,20 +70,28 @@ pub struct HttpResponse {
     pub body: Vec<u8>,
 }
 
-impl HttpResponse {
-    /// The first value of a header, by case-insensitive name.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
+/// `header` and `text` of a type with `headers` and `body`: a request and an answer
+/// read alike (a fake records the requests it is sent as [`HttpRequest`]s).
+macro_rules! headers_and_body {
+    ($($message:ty),+) => {$(
+        impl $message {
+            /// The first value of a header, by case-insensitive name.
+            pub fn header(&self, name: &str) -> Option<&str> {
+                self.headers
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v.as_str())
+            }
 
-    /// The body as text, invalid UTF-8 replaced.
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
+            /// The body as text, invalid UTF-8 replaced.
+            pub fn text(&self) -> String {
+                String::from_utf8_lossy(&self.body).into_owned()
+            }
+        }
+    )+};
 }
+
+headers_and_body!(HttpRequest, HttpResponse);
 
 /// The client: build it once (in `main`), share it between invocations.
 #[derive(Clone)]
@@ -228,6 +236,19 @@ mod tests {
             seen
         });
         (format!("http://{addr}/hook?token=secret"), task)
+    }
+
+    #[test]
+    fn a_request_reads_its_headers_and_body_as_an_answer_does() {
+        let request = HttpRequest {
+            method: Method::Post,
+            url: "https://example.com/hook".into(),
+            headers: vec![("Title".into(), "mc is up".into())],
+            body: b"up \xff".to_vec(),
+        };
+        assert_eq!(request.header("title"), Some("mc is up"));
+        assert_eq!(request.header("content-type"), None);
+        assert_eq!(request.text(), "up \u{fffd}");
     }
 
     #[tokio::test]

@@ -150,6 +150,133 @@ pub fn parse_record(record: &str, domain: &str, values: &[String]) -> Result<Ent
     })
 }
 
+/// Is `label` a container's name as the registry holds it (a lower-case DNS label:
+/// a letter first, then letters, digits and `-`, not ending with `-`, at most 63)?
+pub fn is_container_name(label: &str) -> bool {
+    is_label(label)
+}
+
+/// One record set as `ListResourceRecordSets` gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// As listed: with its trailing dot.
+    pub name: String,
+    /// `TXT`, `A`...
+    pub kind: String,
+    /// The values, as Route 53 returns them (a TXT value with its quotes).
+    pub values: Vec<String>,
+}
+
+/// Where a listing starts (`StartRecordName`, `StartRecordType`; an empty type: none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordStart {
+    pub name: String,
+    pub kind: String,
+}
+
+impl RecordStart {
+    /// The first page of `domain`'s entries: from `_cm.<domain>`, TXT.
+    pub fn first(domain: &str) -> Self {
+        RecordStart {
+            name: listing_start(domain),
+            kind: "TXT".to_string(),
+        }
+    }
+}
+
+/// One page of the listing, and where the next starts (`None`: the last page).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RecordPage {
+    pub records: Vec<Record>,
+    pub next: Option<RecordStart>,
+}
+
+/// What one page of the listing holds.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PageEntries {
+    pub entries: Vec<Entry>,
+    /// Records under `_cm.<domain>` that are not entries, with the reason.
+    pub bad: Vec<BadEntry>,
+    /// The listing went past the entries: no need for another page.
+    pub past_end: bool,
+}
+
+/// The entries among `records` (a page of the listing from [`listing_start`]); the
+/// run of entries ends at the first name that is not under `_cm.<domain>`.
+pub fn read_page(domain: &str, records: &[Record]) -> PageEntries {
+    let start = listing_start(domain);
+    let under = format!(".{start}");
+    let mut page = PageEntries::default();
+    for record in records {
+        let name = record.name.trim_end_matches('.').to_ascii_lowercase();
+        if name == start {
+            continue;
+        }
+        if !name.ends_with(&under) {
+            page.past_end = true;
+            break;
+        }
+        if record.kind != "TXT" {
+            page.bad.push(BadEntry {
+                record: record.name.clone(),
+                reason: format!("is a {} record, not TXT", record.kind),
+            });
+            continue;
+        }
+        match parse_record(&record.name, domain, &record.values) {
+            Ok(entry) => page.entries.push(entry),
+            Err(bad) => page.bad.push(bad),
+        }
+    }
+    page
+}
+
+/// At most this many pages of the listing (300 records each) are read.
+pub const MAX_PAGES: usize = 20;
+
+/// The whole registry as [`read`] found it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Listing {
+    pub entries: Vec<Entry>,
+    /// The records skipped, with the reason (each is logged too).
+    pub bad: Vec<BadEntry>,
+    /// Pages read.
+    pub pages: usize,
+}
+
+/// Reads `domain`'s registry through `list` (one `ListResourceRecordSets` page from
+/// the given start): from [`RecordStart::first`], page after page until the first
+/// name past the entries, at most [`MAX_PAGES`]. A record that is not an entry is
+/// skipped and logged with the reason (a warning); a failed page is the error.
+pub async fn read<F, Fut>(domain: &str, mut list: F) -> Result<Listing, crate::Error>
+where
+    F: FnMut(RecordStart) -> Fut,
+    Fut: std::future::Future<Output = Result<RecordPage, crate::Error>>,
+{
+    let mut start = RecordStart::first(domain);
+    let mut listing = Listing::default();
+    while listing.pages < MAX_PAGES {
+        let page = list(start).await?;
+        listing.pages += 1;
+        let read = read_page(domain, &page.records);
+        for bad in &read.bad {
+            tracing::warn!(record = %bad.record, reason = %bad.reason, "registry record skipped");
+        }
+        listing.entries.extend(read.entries);
+        listing.bad.extend(read.bad);
+        match page.next {
+            Some(next) if !read.past_end => start = next,
+            _ => return Ok(listing),
+        }
+    }
+    tracing::warn!(
+        pages = MAX_PAGES,
+        entries = listing.entries.len(),
+        "the registry listing was cut after its page limit"
+    );
+    Ok(listing)
+}
+
 /// Lower case, without the trailing dot.
 fn normalise(name: &str) -> String {
     name.trim_end_matches('.').to_ascii_lowercase()
@@ -263,6 +390,96 @@ mod tests {
         let e = parse_record("x._cm.example.com.", "example.com", &values).unwrap();
         assert_eq!(e.region, "us-east-1");
         assert_eq!(e.threshold, 0.5);
+    }
+
+    fn txt(name: &str, value: &str) -> Record {
+        Record {
+            name: name.into(),
+            kind: "TXT".into(),
+            values: vec![value.into()],
+        }
+    }
+
+    #[test]
+    fn a_page_holds_the_run_of_entries_and_says_why_others_are_skipped() {
+        let good = format!("\"{}\"", format_value(&entry()));
+        let records = vec![
+            txt("_cm.example.com.", "\"not an entry\""),
+            txt("valheim._cm.example.com.", &good),
+            Record {
+                name: "x._cm.example.com.".into(),
+                kind: "A".into(),
+                values: vec!["192.0.2.1".into()],
+            },
+            txt("y._cm.example.com.", "\"v=cm1\""),
+            txt("_dmarc.example.com.", "\"v=DMARC1\""),
+            txt("z._cm.example.com.", &good),
+        ];
+        let page = read_page("example.com", &records);
+        assert_eq!(page.entries, vec![entry()]);
+        assert!(page.past_end);
+        let reasons: Vec<&str> = page.bad.iter().map(|b| b.reason.as_str()).collect();
+        assert_eq!(reasons.len(), 2, "{reasons:?}");
+        assert!(reasons[0].contains("not TXT"), "{reasons:?}");
+        assert!(reasons[1].contains("no region= field"), "{reasons:?}");
+        assert!(!read_page("example.com", &records[..4]).past_end);
+        assert!(is_container_name("valheim") && !is_container_name("_cm"));
+    }
+
+    /// `pages` as `ListResourceRecordSets` would give them, one after the other.
+    fn lister(
+        pages: Vec<RecordPage>,
+    ) -> impl FnMut(RecordStart) -> std::future::Ready<Result<RecordPage, crate::Error>> {
+        let mut pages = pages.into_iter();
+        move |_start| std::future::ready(Ok(pages.next().unwrap_or_default()))
+    }
+
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime")
+            .block_on(future)
+    }
+
+    #[test]
+    fn the_registry_is_read_page_after_page_until_past_its_entries() {
+        let good = format!("\"{}\"", format_value(&entry()));
+        let next = |name: &str| {
+            Some(RecordStart {
+                name: name.into(),
+                kind: "TXT".into(),
+            })
+        };
+        let pages = vec![
+            RecordPage {
+                records: vec![txt("valheim._cm.example.com.", &good)],
+                next: next("w._cm.example.com."),
+            },
+            RecordPage {
+                records: vec![txt("w._cm.example.com.", "\"v=cm1\"")],
+                next: next("x._cm.example.com."),
+            },
+            RecordPage {
+                records: vec![txt("www.example.com.", "\"hello\"")],
+                next: next("zzz.example.com."),
+            },
+        ];
+        let listing = block_on(read("example.com", lister(pages))).unwrap();
+        assert_eq!(listing.entries, vec![entry()]);
+        assert_eq!(listing.bad.len(), 1);
+        assert_eq!(listing.pages, 3, "stops at the first name past the entries");
+        let mut starts = Vec::new();
+        let failing = |start: RecordStart| {
+            starts.push(start);
+            std::future::ready(Err(crate::Error::Aws {
+                operation: "ListResourceRecordSets Z1".into(),
+                message: "Throttling".into(),
+            }))
+        };
+        let err = block_on(read("Example.com.", failing)).unwrap_err();
+        assert!(err.to_string().contains("ListResourceRecordSets Z1"));
+        assert_eq!(starts, vec![RecordStart::first("example.com")]);
+        assert_eq!(starts[0].name, "_cm.example.com");
     }
 
     #[test]

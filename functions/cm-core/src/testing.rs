@@ -1,5 +1,6 @@
-//! Property-test strategies for the event parsers' tests (feature `proptest`): any
-//! JSON value, and a real event with one part replaced by any JSON or removed.
+//! Test support for the functions' tests (feature `proptest`): property-test
+//! strategies for the event parsers (any JSON value, and a real event with one part
+//! replaced by any JSON or removed), and a registry entry ([`registry_entry`]).
 
 use proptest::prelude::*;
 use serde_json::Value;
@@ -69,4 +70,16 @@ pub fn mutated(event: Value) -> impl Strategy<Value = Value> {
             out
         },
     )
+}
+
+/// A registry entry as a container's stack (base name `cm`, environment `dev`)
+/// writes it: group `cm-asg-dev-<name>`, metric `cm-dev-<name>`, threshold 20.
+pub fn registry_entry(name: &str, region: &str) -> crate::registry::Entry {
+    crate::registry::Entry {
+        name: name.into(),
+        region: region.into(),
+        asg: format!("cm-asg-dev-{name}"),
+        metric: format!("cm-dev-{name}"),
+        threshold: 20.0,
+    }
 }

@@ -10,14 +10,10 @@ use cm_core::registry::{self, Entry};
 use cm_core::Error;
 use futures_util::future::join_all;
 
-use crate::cloud::{Cloud, RecordStart, Window};
+use crate::cloud::{Cloud, Window};
 use crate::config::Config;
 use crate::decide::{authorized, Answer, Input, Observed, Plan, Reply};
 use crate::outcome::{Action, Outcome};
-use crate::parse;
-
-/// At most this many pages of the registry's listing (300 records each) are read.
-pub const MAX_REGISTRY_PAGES: usize = 20;
 
 /// How far back the latest `Players` data point is looked for.
 pub const PLAYERS_WINDOW: Duration = Duration::from_secs(5 * 60);
@@ -66,33 +62,16 @@ pub async fn observe<C: Cloud>(
     observed
 }
 
-/// The registry's entries: the listing from `_cm.<domain>` (TXT), page after page
-/// until the first name past the entries (at most [`MAX_REGISTRY_PAGES`]). Records
-/// that are not entries are skipped, each logged with the reason.
+/// The registry's entries ([`registry::read`]: the listing from `_cm.<domain>`, page
+/// after page until the first name past the entries, at most [`registry::MAX_PAGES`];
+/// records that are not entries are skipped, each logged with the reason).
 pub async fn read_registry<C: Cloud>(config: &Config, cloud: &C) -> Result<Vec<Entry>, Error> {
-    let mut start = RecordStart {
-        name: registry::listing_start(&config.domain_name),
-        kind: "TXT".to_string(),
-    };
-    let mut entries = Vec::new();
-    for _ in 0..MAX_REGISTRY_PAGES {
-        let page = cloud.list_records(&config.hosted_zone_id, &start).await?;
-        let read = parse::registry_page(&config.domain_name, &page.records);
-        for bad in &read.bad {
-            tracing::warn!(record = %bad.record, reason = %bad.reason, "registry record skipped");
-        }
-        entries.extend(read.entries);
-        match page.next {
-            Some(next) if !read.past_end => start = next,
-            _ => return Ok(entries),
-        }
-    }
-    tracing::warn!(
-        pages = MAX_REGISTRY_PAGES,
-        entries = entries.len(),
-        "the registry listing was cut after its page limit"
-    );
-    Ok(entries)
+    let zone = config.hosted_zone_id.as_str();
+    registry::read(&config.domain_name, move |start| async move {
+        cloud.list_records(zone, &start).await
+    })
+    .await
+    .map(|listing| listing.entries)
 }
 
 /// The groups and players of every container: one round per region, the regions

@@ -13,30 +13,8 @@ use cm_core::Error;
 
 use crate::parse::Secret;
 
-/// One record set as `ListResourceRecordSets` gives it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Record {
-    /// As listed: with its trailing dot.
-    pub name: String,
-    /// `TXT`, `A`...
-    pub kind: String,
-    /// The values, as Route 53 returns them (a TXT value with its quotes).
-    pub values: Vec<String>,
-}
-
-/// Where a listing starts (`StartRecordName`, `StartRecordType`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordStart {
-    pub name: String,
-    pub kind: String,
-}
-
-/// One page of the listing, and where the next starts (`None`: the last page).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct RecordPage {
-    pub records: Vec<Record>,
-    pub next: Option<RecordStart>,
-}
+/// The registry's listing, as `cm_core::registry` reads it.
+pub use cm_core::registry::{Record, RecordPage, RecordStart};
 
 /// The window the latest `Players` data point is looked for in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use cm_core::autoscaling::GroupState;
-use cm_core::registry::Entry;
+use cm_core::registry::{self, Entry};
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -262,9 +262,7 @@ pub fn admit(config: &Config, request: &Request, now: i64) -> Input {
                 Err(why) => answer(Answer::error(400, "not an interaction"), why),
                 Ok(Command::Ping) => answer(Answer::Pong, None),
                 Ok(Command::Status) => Input::DiscordStatus,
-                Ok(Command::Start { name: Some(name) })
-                    if crate::parse::is_container_name(&name) =>
-                {
+                Ok(Command::Start { name: Some(name) }) if registry::is_container_name(&name) => {
                     Input::DiscordStart { name }
                 }
                 Ok(Command::Start { name: Some(_) }) => answer(
@@ -488,6 +486,7 @@ pub fn decide(config: &Config, input: &Input, observed: &Observed) -> Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cm_core::testing::registry_entry as entry;
     use ed25519_dalek::{Signer, SigningKey};
 
     fn group(desired: i32, states: &[&str]) -> GroupState {
@@ -604,16 +603,6 @@ mod tests {
         assert!(!authorized(&token, &Secret::new("s3cret-tokeN")));
         assert!(!authorized(&token, &Secret::new("s3cret")));
         assert!(!authorized(&Secret::new(" "), &Secret::new(" ")));
-    }
-
-    fn entry(name: &str, region: &str) -> Entry {
-        Entry {
-            name: name.into(),
-            region: region.into(),
-            asg: format!("cm-asg-dev-{name}"),
-            metric: format!("cm-dev-{name}"),
-            threshold: 20.0,
-        }
     }
 
     fn observed() -> Observed {

@@ -7,12 +7,11 @@ use std::fmt;
 
 use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
 use base64::Engine;
-use cm_core::registry::{self, BadEntry, Entry};
+use cm_core::registry;
 use cm_core::Error;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::cloud::Record;
 use crate::config::Config;
 
 /// The largest body read: Discord's interactions are a few KiB; the other routes
@@ -151,7 +150,7 @@ pub fn route(method: &str, path: &str) -> Route {
         "/status" => (Route::Status, "GET"),
         "/discord" => (Route::Discord, "POST"),
         _ => match path.strip_prefix("/start/") {
-            Some(name) if is_container_name(name) => (
+            Some(name) if registry::is_container_name(name) => (
                 Route::Start {
                     name: name.to_string(),
                 },
@@ -167,63 +166,11 @@ pub fn route(method: &str, path: &str) -> Route {
     }
 }
 
-/// A container's name as the registry holds it: a lower-case DNS label.
-pub fn is_container_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 63
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && !name.ends_with('-')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-}
-
 /// `Bearer <token>` (the scheme in any case) -> the token.
 fn bearer(value: &str) -> Option<Secret> {
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| Secret::new(token))
-}
-
-/// What one page of the registry's listing holds.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct RegistryPage {
-    pub entries: Vec<Entry>,
-    /// Records under `_cm.<domain>` that are not entries, with the reason.
-    pub bad: Vec<BadEntry>,
-    /// The listing went past the entries: no need for another page.
-    pub past_end: bool,
-}
-
-/// The entries among `records` (a page of the listing from
-/// [`registry::listing_start`]); the run of entries ends at the first name that is
-/// not under `_cm.<domain>`.
-pub fn registry_page(domain: &str, records: &[Record]) -> RegistryPage {
-    let start = registry::listing_start(domain);
-    let under = format!(".{start}");
-    let mut page = RegistryPage::default();
-    for record in records {
-        let name = record.name.trim_end_matches('.').to_ascii_lowercase();
-        if name == start {
-            continue;
-        }
-        if !name.ends_with(&under) {
-            page.past_end = true;
-            break;
-        }
-        if record.kind != "TXT" {
-            page.bad.push(BadEntry {
-                record: record.name.clone(),
-                reason: format!("is a {} record, not TXT", record.kind),
-            });
-            continue;
-        }
-        match registry::parse_record(&record.name, domain, &record.values) {
-            Ok(entry) => page.entries.push(entry),
-            Err(bad) => page.bad.push(bad),
-        }
-    }
-    page
 }
 
 /// A Discord interaction, once its signature is verified.
@@ -326,39 +273,6 @@ mod tests {
         assert_eq!(bearer("Bearer "), None);
         assert_eq!(bearer("Bearer"), None);
         assert_eq!(format!("{:?}", Secret::new("abc")), "Secret(hidden)");
-    }
-
-    fn txt(name: &str, value: &str) -> Record {
-        Record {
-            name: name.into(),
-            kind: "TXT".into(),
-            values: vec![value.into()],
-        }
-    }
-
-    #[test]
-    fn the_registry_run_ends_at_the_first_name_past_it() {
-        let good = "\"v=cm1 region=eu-west-1 asg=cm-asg-dev-vh metric=cm-dev-vh threshold=2\"";
-        let records = vec![
-            txt("_cm.example.com.", "\"anything\""),
-            txt("mc._cm.example.com.", &good.replace("vh", "mc")),
-            txt("bad._cm.example.com.", "\"v=cm9\""),
-            Record {
-                name: "odd._cm.example.com.".into(),
-                kind: "A".into(),
-                values: vec!["192.0.2.1".into()],
-            },
-            txt("vh._cm.example.com.", good),
-            txt("www.example.com.", good),
-            txt("zz._cm.example.com.", good),
-        ];
-        let page = registry_page("example.com", &records);
-        let names: Vec<&str> = page.entries.iter().map(|e| e.name.as_str()).collect();
-        assert_eq!(names, ["mc", "vh"]);
-        assert_eq!(page.bad.len(), 2, "{:?}", page.bad);
-        assert!(page.bad[1].reason.contains("not TXT"));
-        assert!(page.past_end);
-        assert!(!registry_page("example.com", &records[..3]).past_end);
     }
 
     #[test]

@@ -10,18 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_config::Region;
 use aws_sdk_autoscaling::Client as AutoScaling;
-use aws_sdk_route53::types::{
-    Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
-};
-use cm_core::registry::{self, Entry};
-use cm_testkit::emulator::create_zone;
+use cm_testkit::panel_fixture::{self, DOMAIN, START_TOKEN_PARAMETER};
 use cm_testkit::{asg, repo_root, Emulator, Function};
 use serde_json::{json, Value};
 
-const DOMAIN: &str = "example.com";
-const PARAMETER: &str = "/cm/dev/start-token";
 const TOKEN: &str = "emulator-start-token-5f1c9a";
 
 /// Python's `cryptography`: `new` prints a fresh key's seed and public key in hex;
@@ -112,49 +105,6 @@ fn discord(signer: &Signer, body: &str, timestamp: u64) -> Value {
     event
 }
 
-fn entry(name: &str, region: &str) -> Entry {
-    Entry {
-        name: name.into(),
-        region: region.into(),
-        asg: format!("cm-asg-dev-{name}"),
-        metric: format!("cm-dev-{name}"),
-        threshold: 20.0,
-    }
-}
-
-async fn add_txt(route53: &aws_sdk_route53::Client, zone: &str, name: &str, value: &str) {
-    let record = ResourceRecordSet::builder()
-        .name(name)
-        .r#type(RrType::Txt)
-        .ttl(300)
-        .resource_records(
-            ResourceRecord::builder()
-                .value(value)
-                .build()
-                .expect("value"),
-        )
-        .build()
-        .expect("record");
-    route53
-        .change_resource_record_sets()
-        .hosted_zone_id(zone)
-        .change_batch(
-            ChangeBatch::builder()
-                .changes(
-                    Change::builder()
-                        .action(ChangeAction::Upsert)
-                        .resource_record_set(record)
-                        .build()
-                        .expect("change"),
-                )
-                .build()
-                .expect("batch"),
-        )
-        .send()
-        .await
-        .expect("ChangeResourceRecordSets");
-}
-
 struct Setup {
     emulator: Emulator,
     function: Function,
@@ -177,74 +127,23 @@ fn response(function: &Function, event: Value) -> (u16, Value, Value) {
 
 async fn setup() -> Setup {
     let emulator = Emulator::start();
-    let sdk = emulator.sdk_config().await;
-    let route53 = aws_sdk_route53::Client::new(&sdk);
-    let zone = create_zone(&route53, DOMAIN, "0.0.0.0")
+    let world = panel_fixture::set_up(&emulator, TOKEN)
         .await
-        .expect("zone");
-    for e in [entry("mc", "us-east-1"), entry("vh", "eu-west-1")] {
-        add_txt(
-            &route53,
-            &zone,
-            &registry::record_name(&e.name, DOMAIN),
-            &format!("\"{}\"", registry::format_value(&e)),
-        )
-        .await;
-    }
-    add_txt(
-        &route53,
-        &zone,
+        .unwrap_or_else(|e| panic!("{e}"));
+    // An entry the registry cannot read: the panel leaves it out.
+    panel_fixture::put_txt(
+        &world.route53,
+        &world.zone,
         "bad._cm.example.com",
-        "\"v=cm1 region=mars\"",
+        "v=cm1 region=mars",
     )
-    .await;
-    let us = AutoScaling::new(&sdk);
-    let eu = AutoScaling::from_conf(
-        aws_sdk_autoscaling::config::Builder::from(&sdk)
-            .region(Region::new("eu-west-1"))
-            .build(),
-    );
-    asg::create_group(&us, "cm-asg-dev-mc", "us-east-1a", 1)
-        .await
-        .expect("group mc");
-    asg::create_group(&eu, "cm-asg-dev-vh", "eu-west-1a", 0)
-        .await
-        .expect("group vh");
-    aws_sdk_ssm::Client::new(&sdk)
-        .put_parameter()
-        .name(PARAMETER)
-        .value(TOKEN)
-        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
-        .send()
-        .await
-        .expect("PutParameter");
-    aws_sdk_cloudwatch::Client::new(&sdk)
-        .put_metric_data()
-        .namespace("ContainerManager")
-        .metric_data(
-            aws_sdk_cloudwatch::types::MetricDatum::builder()
-                .metric_name("Players")
-                .dimensions(
-                    aws_sdk_cloudwatch::types::Dimension::builder()
-                        .name("ContainerName")
-                        .value("cm-dev-mc")
-                        .build(),
-                )
-                .value(3.0)
-                .unit(aws_sdk_cloudwatch::types::StandardUnit::Count)
-                .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from(
-                    SystemTime::now() - std::time::Duration::from_secs(60),
-                ))
-                .build(),
-        )
-        .send()
-        .await
-        .expect("PutMetricData");
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     let signer = Signer::new();
     let env: Vec<(String, String)> = [
         ("DOMAIN_NAME", DOMAIN.to_string()),
-        ("HOSTED_ZONE_ID", zone),
-        ("START_TOKEN_PARAMETER", PARAMETER.to_string()),
+        ("HOSTED_ZONE_ID", world.zone),
+        ("START_TOKEN_PARAMETER", START_TOKEN_PARAMETER.to_string()),
         ("DISCORD_PUBLIC_KEY", signer.public.clone()),
         ("METRIC_NAMESPACE", "ContainerManager".to_string()),
     ]
@@ -260,8 +159,8 @@ async fn setup() -> Setup {
         emulator,
         function,
         signer,
-        us,
-        eu,
+        us: world.us,
+        eu: world.eu,
     }
 }
 

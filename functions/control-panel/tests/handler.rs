@@ -8,7 +8,7 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use cm_core::registry::Entry;
+use cm_core::testing::registry_entry as entry;
 use cm_testkit::env_json::function_env;
 use control_panel::{handle, Config, FakeCloud, Outcome};
 use ed25519_dalek::{Signer, SigningKey};
@@ -50,16 +50,6 @@ fn config_with(changes: &[(&str, Option<&str>)]) -> Config {
 fn config_for(key: &SigningKey) -> Config {
     let public = hex::encode(key.verifying_key().as_bytes());
     config_with(&[("DISCORD_PUBLIC_KEY", Some(&public))])
-}
-
-fn entry(name: &str, region: &str) -> Entry {
-    Entry {
-        name: name.into(),
-        region: region.into(),
-        asg: format!("cm-asg-dev-{name}"),
-        metric: format!("cm-dev-{name}"),
-        threshold: 20.0,
-    }
 }
 
 /// Two containers in two regions: `mc` up in us-east-1 with 2 players, `vh` asleep in

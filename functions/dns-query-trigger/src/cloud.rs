@@ -1,23 +1,47 @@
-//! The trigger's small trait: the two writes it makes. [`crate::aws::AwsCloud`] is the
-//! real one, [`crate::fake::FakeCloud`] the in-memory one for fast tests.
+//! The router's small trait: one page of the registry's listing (Route 53, global),
+//! and the two writes it makes in a container's region. [`crate::aws::AwsCloud`] is
+//! the real one (one client per region, built when first needed),
+//! [`crate::fake::FakeCloud`] the in-memory one for fast tests.
 
 use std::future::Future;
 
+use cm_core::registry::{RecordPage, RecordStart};
 use cm_core::Error;
 
 use crate::config::KeepAliveMetric;
+use crate::decide::Datum;
+
+/// What UpdateAutoScalingGroup did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scaled {
+    /// The group's desired capacity is set.
+    Done,
+    /// There is no such group (AWS's ValidationError "not found"): its container's
+    /// stack is being deleted, or its registry entry outlived it.
+    Gone,
+}
 
 pub trait Cloud: Sync {
-    /// UpdateAutoScalingGroup: sets the group's desired capacity.
-    fn set_desired_capacity(
+    /// ListResourceRecordSets of `zone` from `start`: one page.
+    fn list_records(
         &self,
-        asg_name: &str,
-        desired: i32,
-    ) -> impl Future<Output = Result<(), Error>> + Send;
+        zone: &str,
+        start: &RecordStart,
+    ) -> impl Future<Output = Result<RecordPage, Error>> + Send;
 
-    /// PutMetricData: one data point of the keep-alive metric.
+    /// UpdateAutoScalingGroup in `region`: the group's desired capacity.
+    fn set_desired(
+        &self,
+        region: &str,
+        group: &str,
+        desired: i32,
+    ) -> impl Future<Output = Result<Scaled, Error>> + Send;
+
+    /// PutMetricData in `region`: `datums` of the keep-alive metric, in one call.
     fn put_keep_alive(
         &self,
+        region: &str,
         metric: &KeepAliveMetric,
+        datums: &[Datum],
     ) -> impl Future<Output = Result<(), Error>> + Send;
 }

@@ -1,28 +1,29 @@
-//! The trigger's configuration: the environment variables it reads, declared once in
+//! The router's configuration: the environment variables it reads, declared once in
 //! [`VARS`] (docs/functions.md, template.yaml and events/env.json are checked against
 //! it by `tests/contract.rs`).
 
-use std::collections::BTreeMap;
+use std::time::Duration;
 
 use aws_sdk_cloudwatch::types::StandardUnit;
 use cm_core::{ConfigError, Env, EnvVar};
 
-use crate::decide::QueryTarget;
+use crate::parse::QueryTarget;
 
-/// Every variable the trigger reads.
+/// The longest registry TTL accepted: an hour.
+pub const MAX_REGISTRY_TTL_SECONDS: u64 = 3600;
+
+/// Every variable the router reads.
 pub const VARS: &[EnvVar] = &[
     EnvVar::required(
         "DOMAIN_NAME",
-        "the container's DNS name, e.g. `mc.example.com`",
+        "the domain, e.g. `example.com`; a container is `<label>.<domain>`",
+    ),
+    EnvVar::required(
+        "HOSTED_ZONE_ID",
+        "the domain's hosted zone, which holds the registry of containers \
+         (`<label>._cm.<domain>` TXT)",
     ),
     EnvVar::with_default("RECORD_TYPE", "A", "the query type that counts"),
-    EnvVar::required("ASG_NAME", "the container's Auto Scaling Group"),
-    EnvVar::optional(
-        "ASG_REGION",
-        "the container's region (its group, and the idle alarm that reads the keep-alive \
-         metric), when the function runs in us-east-1 with the query logs and the container \
-         elsewhere; unset: the function's region",
-    ),
     EnvVar::required(
         "METRIC_NAMESPACE",
         "the keep-alive metric's namespace, e.g. `ContainerManager`",
@@ -31,49 +32,57 @@ pub const VARS: &[EnvVar] = &[
         "METRIC_NAME",
         "the keep-alive metric's name, e.g. `DnsQueries`",
     ),
-    EnvVar::with_default(
-        "METRIC_DIMENSIONS",
-        "{}",
-        "a JSON object of dimension names to values, e.g. `{\"ContainerName\":\"mc\"}`",
-    ),
     EnvVar::with_default("METRIC_UNIT", "Count", "a CloudWatch unit"),
-    EnvVar::required(
-        "METRIC_THRESHOLD",
-        "the idle alarm's threshold; the metric is put at this + 1",
+    EnvVar::with_default(
+        "REGISTRY_TTL_SECONDS",
+        "60",
+        "how long the warm process keeps the registry (0 to 3600); a queried name not in \
+         it reads it again at most every 10 seconds",
     ),
 ];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    /// Which query-log lines count.
+    /// Which query-log lines count: `<label>.<DOMAIN_NAME>`, `RECORD_TYPE`.
     pub query: QueryTarget,
-    /// `ASG_NAME`
-    pub asg_name: String,
-    /// `ASG_REGION`: the group's region when it is not the function's (the query
-    /// logs live in us-east-1, the container may not).
-    pub asg_region: Option<String>,
+    /// `HOSTED_ZONE_ID`, without `/hostedzone/`.
+    pub hosted_zone_id: String,
     /// The keep-alive metric.
     pub metric: KeepAliveMetric,
+    /// `REGISTRY_TTL_SECONDS`
+    pub registry_ttl: Duration,
 }
 
+/// The keep-alive metric: one data point per container queried, in its region,
+/// dimension `ContainerName` = the registry entry's `metric`, value its threshold + 1.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeepAliveMetric {
     /// `METRIC_NAMESPACE`
     pub namespace: String,
     /// `METRIC_NAME`
     pub name: String,
-    /// `METRIC_DIMENSIONS`, a JSON object of names to values.
-    pub dimensions: BTreeMap<String, String>,
     /// `METRIC_UNIT`, default `Count`.
     pub unit: StandardUnit,
-    /// `METRIC_THRESHOLD + 1`: above the idle alarm's threshold.
-    pub value: f64,
 }
+
+/// The dimension the keep-alive data points carry (the idle alarm's).
+pub const DIMENSION: &str = "ContainerName";
 
 impl Config {
     pub fn from_env(env: Env<'_>) -> Result<Self, ConfigError> {
         let mut env = env.declared(VARS);
         let domain = env.required_dns_name("DOMAIN_NAME");
+        let zone = env.required("HOSTED_ZONE_ID").map(|z| {
+            z.strip_prefix("/hostedzone/")
+                .map(str::to_string)
+                .unwrap_or(z)
+        });
+        let hosted_zone_id = env.check(
+            "HOSTED_ZONE_ID",
+            zone,
+            "a hosted zone id such as Z0123456789ABCDEFGHIJ",
+            |z| !z.is_empty() && z.len() <= 32 && z.chars().all(|c| c.is_ascii_alphanumeric()),
+        );
         let record_type = env.or_declared_default("RECORD_TYPE").to_ascii_uppercase();
         let record_type = env.check(
             "RECORD_TYPE",
@@ -81,11 +90,8 @@ impl Config {
             "a DNS record type such as A or AAAA",
             |t| t.chars().all(|c| c.is_ascii_alphanumeric()),
         );
-        let asg_name = env.required("ASG_NAME");
-        let asg_region = env.optional("ASG_REGION");
         let namespace = env.required("METRIC_NAMESPACE");
         let name = env.required("METRIC_NAME");
-        let dimensions = env.metric_dimensions("METRIC_DIMENSIONS");
         let unit = env.or_declared_default("METRIC_UNIT");
         let unit = env
             .check(
@@ -95,25 +101,29 @@ impl Config {
                 |u| StandardUnit::values().contains(&u.as_str()),
             )
             .map(|u| StandardUnit::from(u.as_str()));
-        let threshold: Option<f64> = env.parse_required("METRIC_THRESHOLD", "a number");
-        let threshold = env.check("METRIC_THRESHOLD", threshold, "a finite number", |t| {
-            t.is_finite()
-        });
+        let ttl: Option<u64> = env.parse_or_declared_default(
+            "REGISTRY_TTL_SECONDS",
+            "a whole number of seconds from 0 to 3600",
+        );
+        let ttl = env.check(
+            "REGISTRY_TTL_SECONDS",
+            ttl,
+            "a whole number of seconds from 0 to 3600",
+            |t| *t <= MAX_REGISTRY_TTL_SECONDS,
+        );
         env.finish(|| {
             Some(Config {
                 query: QueryTarget {
-                    name: domain?,
+                    domain: domain?,
                     record_type: record_type?,
                 },
-                asg_name: asg_name?,
-                asg_region,
+                hosted_zone_id: hosted_zone_id?,
                 metric: KeepAliveMetric {
                     namespace: namespace?,
                     name: name?,
-                    dimensions: dimensions?,
                     unit: unit?,
-                    value: threshold? + 1.0,
                 },
+                registry_ttl: Duration::from_secs(ttl?),
             })
         })
     }
@@ -124,15 +134,13 @@ mod tests {
     use super::*;
 
     const FULL: &[(&str, &str)] = &[
-        ("DOMAIN_NAME", "MC.Example.com."),
-        ("ASG_NAME", "cm-asg-dev-mc"),
+        ("DOMAIN_NAME", "Example.com."),
+        ("HOSTED_ZONE_ID", "/hostedzone/Z0123456789ABCDEFGHIJ"),
         ("METRIC_NAMESPACE", "ContainerManager"),
         ("METRIC_NAME", "DnsQueries"),
-        ("METRIC_DIMENSIONS", r#"{"ContainerName":"mc"}"#),
-        ("METRIC_THRESHOLD", "20"),
     ];
 
-    /// Every variable set, then `extra`.
+    /// Every required variable set, then `extra`.
     fn with(extra: &[(&str, &str)]) -> Result<Config, ConfigError> {
         Config::from_env(Env::from_pairs(&[FULL, extra].concat()))
     }
@@ -140,44 +148,58 @@ mod tests {
     #[test]
     fn reads_the_contract_with_defaults() {
         let cfg = with(&[]).unwrap();
-        assert_eq!(cfg.query.name, "mc.example.com");
+        assert_eq!(cfg.query.domain, "example.com");
         assert_eq!(cfg.query.record_type, "A");
-        assert_eq!(cfg.asg_region, None);
+        assert_eq!(cfg.hosted_zone_id, "Z0123456789ABCDEFGHIJ");
         assert_eq!(cfg.metric.unit, StandardUnit::Count);
-        assert_eq!(cfg.metric.value, 21.0);
-        assert_eq!(cfg.metric.dimensions.get("ContainerName").unwrap(), "mc");
+        assert_eq!(cfg.registry_ttl, Duration::from_secs(60));
+        let cfg = with(&[("REGISTRY_TTL_SECONDS", "0"), ("RECORD_TYPE", "aaaa")]).unwrap();
+        assert_eq!(cfg.registry_ttl, Duration::ZERO);
+        assert_eq!(cfg.query.record_type, "AAAA");
     }
 
     #[test]
     fn every_bad_variable_is_named() {
         let err = Config::from_env(Env::from_pairs(&[
-            ("METRIC_DIMENSIONS", "[1,2]"),
+            ("HOSTED_ZONE_ID", "zone with spaces"),
             ("METRIC_UNIT", "Parsecs"),
-            ("METRIC_THRESHOLD", "ten"),
+            ("REGISTRY_TTL_SECONDS", "soon"),
             ("RECORD_TYPE", "A A"),
         ]))
         .unwrap_err();
         let text = err.to_string();
         for name in [
             "DOMAIN_NAME is not set",
+            "HOSTED_ZONE_ID must be",
             "RECORD_TYPE must be",
-            "ASG_NAME is not set",
             "METRIC_NAMESPACE is not set",
             "METRIC_NAME is not set",
-            "METRIC_DIMENSIONS must be",
             "METRIC_UNIT must be",
-            "METRIC_THRESHOLD must be a number",
+            "REGISTRY_TTL_SECONDS must be",
         ] {
             assert!(text.contains(name), "{name} missing from: {text}");
         }
-        assert_eq!(err.problems.len(), 8);
+        assert_eq!(err.problems.len(), 7, "{text}");
     }
 
     #[test]
-    fn dimension_values_must_be_strings() {
-        assert!(with(&[("METRIC_DIMENSIONS", r#"{"ContainerName":3}"#)]).is_err());
-        let cfg = with(&[("METRIC_DIMENSIONS", "{}")]).unwrap();
-        assert!(cfg.metric.dimensions.is_empty());
+    fn a_ttl_over_an_hour_or_negative_is_refused() {
+        for bad in ["3601", "-1", "1.5"] {
+            let err = with(&[("REGISTRY_TTL_SECONDS", bad)]).unwrap_err();
+            assert!(
+                err.to_string().contains("REGISTRY_TTL_SECONDS must be"),
+                "{bad}: {err}"
+            );
+        }
+        assert!(with(&[("REGISTRY_TTL_SECONDS", "3600")]).is_ok());
+    }
+
+    #[test]
+    fn the_gone_variables_are_not_read() {
+        // A template still setting the single-container variables is no error (the
+        // contract test flags it), and they change nothing.
+        let cfg = with(&[("ASG_NAME", "cm-asg-dev-mc"), ("METRIC_THRESHOLD", "x")]).unwrap();
+        assert_eq!(cfg, with(&[]).unwrap());
     }
 
     #[test]

@@ -1,43 +1,61 @@
 #![cfg(feature = "emulator")]
-//! The trigger against the local AWS emulator, with real SDK clients: the handler
-//! in-process, and the real binary behind a Lambda Runtime API server.
+//! The router against the local AWS emulator, with real SDK clients: a hosted zone
+//! whose registry (TXT records, `cm_core::registry`) holds containers in two regions,
+//! their groups in those regions; the handler in-process, and the real binary behind
+//! a Lambda Runtime API server.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use aws_config::{Region, SdkConfig};
 use aws_sdk_autoscaling::Client as AutoScaling;
 use aws_sdk_cloudwatch::types::{Dimension, Statistic};
 use aws_sdk_cloudwatch::Client as CloudWatch;
+use aws_sdk_route53::types::{
+    Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
+};
+use cm_core::registry::{self, Entry};
 use cm_core::Env;
+use cm_testkit::emulator::create_zone;
 use cm_testkit::events::query_log_event;
 use cm_testkit::function::Spec;
 use cm_testkit::{asg, Emulator, Function, Outcome};
-use dns_query_trigger::{handle, AwsCloud, Config};
+use dns_query_trigger::{handle, AwsCloud, Config, Router};
 use serde_json::{json, Value};
 
-const GROUP: &str = "cm-asg-test-mc";
-const NAME: &str = "mc.example.com";
+const DOMAIN: &str = "example.com";
+const US: &str = "us-east-1";
+const EU: &str = "eu-west-1";
 
-fn vars(group: &str) -> HashMap<String, String> {
+fn vars(zone: &str) -> HashMap<String, String> {
     [
-        ("DOMAIN_NAME", NAME),
-        ("ASG_NAME", group),
+        ("DOMAIN_NAME", DOMAIN),
+        ("HOSTED_ZONE_ID", zone),
         ("METRIC_NAMESPACE", "ContainerManager"),
         ("METRIC_NAME", "DnsQueries"),
-        (
-            "METRIC_DIMENSIONS",
-            r#"{"ContainerName":"mc","Environment":"test"}"#,
-        ),
-        ("METRIC_THRESHOLD", "20"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect()
 }
 
-fn config(group: &str) -> Config {
-    let vars = vars(group);
+fn config(zone: &str) -> Config {
+    let vars = vars(zone);
     Config::from_env(Env::from_map(&vars)).expect("valid test configuration")
+}
+
+fn entry(name: &str, region: &str) -> Entry {
+    Entry {
+        name: name.into(),
+        region: region.into(),
+        asg: group(name),
+        metric: format!("cm-test-{name}"),
+        threshold: 20.0,
+    }
+}
+
+fn group(name: &str) -> String {
+    format!("cm-asg-test-{name}")
 }
 
 fn query_line(name: &str, kind: &str, i: usize) -> String {
@@ -49,181 +67,352 @@ fn query_line(name: &str, kind: &str, i: usize) -> String {
     )
 }
 
-async fn create_group(autoscaling: &AutoScaling, name: &str, zone: &str) {
-    asg::create_group(autoscaling, name, zone, 0)
-        .await
-        .expect("create the group");
+/// A batch of lookups (type A) of `<label>.example.com` for each label.
+fn lookups(labels: &[&str]) -> Value {
+    let lines: Vec<String> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| query_line(&format!("{l}.{DOMAIN}"), "A", i))
+        .collect();
+    query_log_event("DATA_MESSAGE", &lines)
 }
 
-async fn desired(autoscaling: &AutoScaling, name: &str) -> i32 {
-    asg::desired(autoscaling, name).await
+async fn add_txt(route53: &aws_sdk_route53::Client, zone: &str, name: &str, value: &str) {
+    let record = ResourceRecordSet::builder()
+        .name(name)
+        .r#type(RrType::Txt)
+        .ttl(300)
+        .resource_records(
+            ResourceRecord::builder()
+                .value(value)
+                .build()
+                .expect("value"),
+        )
+        .build()
+        .expect("record");
+    route53
+        .change_resource_record_sets()
+        .hosted_zone_id(zone)
+        .change_batch(
+            ChangeBatch::builder()
+                .changes(
+                    Change::builder()
+                        .action(ChangeAction::Upsert)
+                        .resource_record_set(record)
+                        .build()
+                        .expect("change"),
+                )
+                .build()
+                .expect("batch"),
+        )
+        .send()
+        .await
+        .expect("ChangeResourceRecordSets");
 }
 
 struct Setup {
     emulator: Emulator,
-    autoscaling: AutoScaling,
-    cloudwatch: CloudWatch,
-    actions: AwsCloud,
+    sdk: SdkConfig,
+    route53: aws_sdk_route53::Client,
+    zone: String,
+    /// Auto Scaling and CloudWatch clients by region.
+    autoscaling: BTreeMap<&'static str, AutoScaling>,
+    cloudwatch: BTreeMap<&'static str, CloudWatch>,
 }
 
-async fn setup() -> Setup {
-    let emulator = Emulator::start();
-    let sdk = emulator.sdk_config().await;
-    let autoscaling = AutoScaling::new(&sdk);
-    create_group(&autoscaling, GROUP, "us-east-1a").await;
-    emulator.reset_counts();
-    Setup {
-        actions: AwsCloud::new(&sdk, None),
-        cloudwatch: CloudWatch::new(&sdk),
-        autoscaling,
-        emulator,
+impl Setup {
+    async fn start() -> Setup {
+        let emulator = Emulator::start();
+        let sdk = emulator.sdk_config().await;
+        let route53 = aws_sdk_route53::Client::new(&sdk);
+        let zone = create_zone(&route53, DOMAIN, "0.0.0.0")
+            .await
+            .expect("the zone");
+        let in_region = |region: &'static str| Region::new(region);
+        let autoscaling = [US, EU]
+            .into_iter()
+            .map(|r| {
+                let conf = aws_sdk_autoscaling::config::Builder::from(&sdk)
+                    .region(in_region(r))
+                    .build();
+                (r, AutoScaling::from_conf(conf))
+            })
+            .collect();
+        let cloudwatch = [US, EU]
+            .into_iter()
+            .map(|r| {
+                let conf = aws_sdk_cloudwatch::config::Builder::from(&sdk)
+                    .region(in_region(r))
+                    .build();
+                (r, CloudWatch::from_conf(conf))
+            })
+            .collect();
+        Setup {
+            emulator,
+            sdk,
+            route53,
+            zone,
+            autoscaling,
+            cloudwatch,
+        }
+    }
+
+    /// What a container's stack makes: its registry entry and its group (asleep).
+    async fn container(&self, entry: &Entry) {
+        self.register(entry).await;
+        let region: &str = &entry.region;
+        asg::create_group(
+            &self.autoscaling[region],
+            &entry.asg,
+            &format!("{region}a"),
+            0,
+        )
+        .await
+        .expect("create the group");
+    }
+
+    async fn register(&self, entry: &Entry) {
+        add_txt(
+            &self.route53,
+            &self.zone,
+            &registry::record_name(&entry.name, DOMAIN),
+            &format!("\"{}\"", registry::format_value(entry)),
+        )
+        .await;
+    }
+
+    async fn desired(&self, region: &str, name: &str) -> i32 {
+        asg::desired(&self.autoscaling[region], &group(name)).await
+    }
+
+    fn router(&self) -> Router<AwsCloud> {
+        Router::new(AwsCloud::new(&self.sdk))
+    }
+
+    /// The `ContainerName` dimension of every keep-alive metric in `region`, sorted.
+    async fn kept_alive(&self, region: &str) -> Vec<String> {
+        let metrics = self.cloudwatch[region]
+            .list_metrics()
+            .namespace("ContainerManager")
+            .metric_name("DnsQueries")
+            .send()
+            .await
+            .expect("list metrics");
+        let mut names: Vec<String> = metrics
+            .metrics()
+            .iter()
+            .flat_map(|m| m.dimensions())
+            .filter(|d| d.name() == Some("ContainerName"))
+            .filter_map(|d| d.value().map(str::to_string))
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The largest keep-alive point of `container` in `region`.
+    async fn keep_alive_max(&self, region: &str, container: &str) -> Vec<f64> {
+        let now = std::time::SystemTime::now();
+        let stats = self.cloudwatch[region]
+            .get_metric_statistics()
+            .namespace("ContainerManager")
+            .metric_name("DnsQueries")
+            .dimensions(
+                Dimension::builder()
+                    .name("ContainerName")
+                    .value(container)
+                    .build(),
+            )
+            .start_time((now - Duration::from_secs(600)).into())
+            .end_time((now + Duration::from_secs(600)).into())
+            .period(60)
+            .statistics(Statistic::Maximum)
+            .send()
+            .await
+            .expect("metric statistics");
+        stats
+            .datapoints()
+            .iter()
+            .filter_map(|p| p.maximum())
+            .collect()
+    }
+
+    /// Calls of `service:Operation` since the last reset.
+    fn count(&self, operation: &str) -> u64 {
+        self.emulator.call_count(operation)
+    }
+
+    /// Pages of the registry listed (Route 53's REST `GET .../rrset`).
+    fn listings(&self) -> u64 {
+        self.emulator
+            .calls()
+            .iter()
+            .filter(|(op, _)| op.starts_with("route53:GET") && op.ends_with("/rrset"))
+            .map(|(_, n)| n)
+            .sum()
     }
 }
 
-fn writes(emulator: &Emulator) -> HashMap<String, u64> {
-    emulator.writes()
-}
-
 #[tokio::test]
-async fn a_matching_lookup_starts_the_group_and_keeps_the_alarm_quiet() {
-    let s = setup().await;
-    let lines = vec![
+async fn a_batch_scales_exactly_the_named_groups_in_their_regions_and_keeps_each_alive() {
+    let s = Setup::start().await;
+    for e in [
+        entry("mc", US),
+        entry("idle", US),
+        entry("vh", EU),
+        entry("pw", EU),
+        entry("sleepy", EU),
+    ] {
+        s.container(&e).await;
+    }
+    add_txt(
+        &s.route53,
+        &s.zone,
+        "bad._cm.example.com",
+        "\"v=cm1 region=mars\"",
+    )
+    .await;
+    s.emulator.reset_counts();
+
+    let mut lines = vec![
         query_line("_minecraft._tcp.mc.example.com", "SRV", 0),
         query_line("MC.example.com.", "A", 1),
+        query_line("vh.example.com", "A", 2),
+        query_line("pw.example.com", "A", 3),
+        query_line("old.example.com", "A", 4),
+        query_line("bad.example.com", "A", 5),
+        query_line("www.vh.example.com", "A", 6),
+        query_line("sleepy.example.com", "AAAA", 7),
     ];
-    let summary = handle(
-        &config(GROUP),
-        &s.actions,
+    lines.push(query_line("vh.example.com.", "A", 8));
+    let outcome = handle(
+        &config(&s.zone),
+        &s.router(),
         &query_log_event("DATA_MESSAGE", &lines),
     )
     .await
-    .expect("the trigger succeeds");
-    assert_eq!((summary.lines_seen, summary.lines_matched), (2, 1));
-    assert_eq!(summary.actions.len(), 2, "{:?}", summary.actions);
-    assert_eq!(desired(&s.autoscaling, GROUP).await, 1);
+    .expect("the router succeeds");
+    assert_eq!((outcome.lines_seen, outcome.lines_matched), (9, 6));
+    assert_eq!(outcome.unknown, vec!["bad", "old"]);
+    assert!(outcome.gone.is_empty());
 
-    // The metric, read back through the RPCv2-CBOR bridge with the real SDK.
-    let metrics = s
-        .cloudwatch
-        .list_metrics()
-        .namespace("ContainerManager")
-        .send()
-        .await
-        .expect("list metrics");
-    let metric = &metrics.metrics()[0];
-    assert_eq!(metric.metric_name(), Some("DnsQueries"));
-    let mut dims: Vec<(String, String)> = metric
-        .dimensions()
-        .iter()
-        .map(|d| {
-            (
-                d.name().unwrap_or("").into(),
-                d.value().unwrap_or("").into(),
-            )
-        })
-        .collect();
-    dims.sort();
+    for (region, name, want) in [
+        (US, "mc", 1),
+        (US, "idle", 0),
+        (EU, "vh", 1),
+        (EU, "pw", 1),
+        (EU, "sleepy", 0),
+    ] {
+        assert_eq!(s.desired(region, name).await, want, "{name} in {region}");
+    }
+    assert_eq!(s.kept_alive(US).await, vec!["cm-test-mc"]);
+    assert_eq!(s.kept_alive(EU).await, vec!["cm-test-pw", "cm-test-vh"]);
     assert_eq!(
-        dims,
-        vec![
-            ("ContainerName".into(), "mc".into()),
-            ("Environment".into(), "test".into())
-        ]
+        s.keep_alive_max(EU, "cm-test-vh").await,
+        vec![21.0],
+        "threshold + 1"
     );
-    let now = std::time::SystemTime::now();
-    let stats = s
-        .cloudwatch
-        .get_metric_statistics()
-        .namespace("ContainerManager")
-        .metric_name("DnsQueries")
-        .dimensions(
-            Dimension::builder()
-                .name("ContainerName")
-                .value("mc")
-                .build(),
-        )
-        .dimensions(
-            Dimension::builder()
-                .name("Environment")
-                .value("test")
-                .build(),
-        )
-        .start_time((now - Duration::from_secs(600)).into())
-        .end_time((now + Duration::from_secs(600)).into())
-        .period(60)
-        .statistics(Statistic::Maximum)
-        .send()
-        .await
-        .expect("metric statistics");
-    let maxima: Vec<f64> = stats
-        .datapoints()
-        .iter()
-        .filter_map(|p| p.maximum())
-        .collect();
-    assert_eq!(maxima, vec![21.0], "METRIC_THRESHOLD + 1");
+    // One round per region: an update per group, one put per region; one listing.
+    assert_eq!(s.count("autoscaling:UpdateAutoScalingGroup"), 3);
+    assert_eq!(s.count("monitoring:PutMetricData"), 2);
+    assert_eq!(s.listings(), 1, "{:?}", s.emulator.calls());
 }
 
 #[tokio::test]
-async fn a_thousand_line_batch_costs_one_update_and_one_put() {
-    let s = setup().await;
-    let lines: Vec<String> = (0..1000).map(|i| query_line(NAME, "A", i)).collect();
-    let summary = handle(
-        &config(GROUP),
-        &s.actions,
-        &query_log_event("DATA_MESSAGE", &lines),
-    )
-    .await
-    .expect("the trigger succeeds");
-    assert_eq!((summary.lines_seen, summary.lines_matched), (1000, 1000));
-    assert_eq!(desired(&s.autoscaling, GROUP).await, 1);
-    let calls = s.emulator.calls();
-    assert_eq!(
-        calls.get("autoscaling:UpdateAutoScalingGroup"),
-        Some(&1),
-        "{calls:?}"
-    );
-    assert_eq!(calls.get("monitoring:PutMetricData"), Some(&1), "{calls:?}");
-    // The handler made exactly those two; the one Describe is this test's own check.
-    assert_eq!(writes(&s.emulator).values().sum::<u64>(), 2, "{calls:?}");
+async fn a_thousand_lines_naming_twenty_containers_cost_one_round_per_region() {
+    let s = Setup::start().await;
+    let names: Vec<String> = (0..20).map(|i| format!("game{i:02}")).collect();
+    for (i, name) in names.iter().enumerate() {
+        s.container(&entry(name, if i % 2 == 0 { US } else { EU }))
+            .await;
+    }
+    s.emulator.reset_counts();
+    let lines: Vec<String> = (0..1000)
+        .map(|i| query_line(&format!("{}.{DOMAIN}", names[i % 20]), "A", i))
+        .collect();
+    let event = query_log_event("DATA_MESSAGE", &lines);
+    let (cfg, router) = (config(&s.zone), s.router());
+    let outcome = handle(&cfg, &router, &event).await.expect("success");
+    assert_eq!((outcome.lines_seen, outcome.lines_matched), (1000, 1000));
+    assert_eq!(outcome.actions.len(), 40);
+    assert_eq!(s.count("autoscaling:UpdateAutoScalingGroup"), 20);
+    assert_eq!(s.count("monitoring:PutMetricData"), 2);
+    assert_eq!(s.listings(), 1);
+    for (i, name) in names.iter().enumerate() {
+        let region = if i % 2 == 0 { US } else { EU };
+        assert_eq!(s.desired(region, name).await, 1, "{name}");
+    }
+    assert_eq!(s.kept_alive(US).await.len(), 10);
+    assert_eq!(s.kept_alive(EU).await.len(), 10);
+    // Warm, within the TTL: the registry held, the same round again.
+    s.emulator.reset_counts();
+    handle(&cfg, &router, &event).await.expect("success");
+    assert_eq!(s.count("autoscaling:UpdateAutoScalingGroup"), 20);
+    assert_eq!(s.count("monitoring:PutMetricData"), 2);
+    assert_eq!(s.listings(), 0);
 }
 
 #[tokio::test]
-async fn batches_without_our_name_and_control_messages_change_nothing() {
-    let s = setup().await;
-    let cfg = config(GROUP);
-    let other = vec![
-        query_line("_minecraft._tcp.mc.example.com", "SRV", 0),
-        query_line("www.mc.example.com", "A", 1),
-        query_line(NAME, "AAAA", 2),
-    ];
-    let summary = handle(&cfg, &s.actions, &query_log_event("DATA_MESSAGE", &other))
+async fn a_group_already_gone_is_listed_and_is_no_error() {
+    let s = Setup::start().await;
+    s.container(&entry("mc", US)).await;
+    // Registered, but its group is deleted already (its stack on its way out).
+    s.register(&entry("ghost", EU)).await;
+    let outcome = handle(&config(&s.zone), &s.router(), &lookups(&["ghost", "mc"]))
         .await
-        .unwrap();
-    assert_eq!((summary.lines_seen, summary.lines_matched), (3, 0));
-    assert!(summary.actions.is_empty());
-    let control =
-        vec!["CWL CONTROL MESSAGE: Checking health of destination Lambda function.".into()];
-    let summary = handle(
-        &cfg,
-        &s.actions,
-        &query_log_event("CONTROL_MESSAGE", &control),
+        .expect("a gone group is no error");
+    assert_eq!(outcome.gone, vec![group("ghost")]);
+    assert_eq!(s.desired(US, "mc").await, 1);
+}
+
+#[tokio::test]
+async fn a_registry_that_cannot_be_read_fails_and_scales_nothing() {
+    let s = Setup::start().await;
+    s.container(&entry("mc", US)).await;
+    s.emulator.reset_counts();
+    let err = handle(
+        &config("Z0000000000NOSUCHZONE"),
+        &s.router(),
+        &lookups(&["mc"]),
     )
     .await
-    .unwrap();
-    assert_eq!(summary.message_type, "CONTROL_MESSAGE");
-    assert!(summary.actions.is_empty());
-    let empty = handle(&cfg, &s.actions, &query_log_event("DATA_MESSAGE", &[]))
+    .expect_err("no such zone");
+    let text = err.to_string();
+    assert!(
+        text.contains("ListResourceRecordSets Z0000000000NOSUCHZONE failed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("NoSuchHostedZone"),
+        "the cause is kept: {text}"
+    );
+    assert_eq!(s.desired(US, "mc").await, 0);
+    assert!(s.emulator.writes().is_empty(), "{:?}", s.emulator.calls());
+}
+
+#[tokio::test]
+async fn an_aws_failure_is_reported_with_its_cause_and_the_round_still_made() {
+    let s = Setup::start().await;
+    s.container(&entry("mc", US)).await;
+    s.emulator
+        .inject_fault("monitoring:PutMetricData", "throttle", 10);
+    let err = handle(&config(&s.zone), &s.router(), &lookups(&["mc"]))
         .await
-        .unwrap();
-    assert_eq!(empty.lines_seen, 0);
-    assert!(s.emulator.calls().is_empty(), "{:?}", s.emulator.calls());
-    assert_eq!(desired(&s.autoscaling, GROUP).await, 0);
+        .expect_err("the put failed");
+    let text = err.to_string();
+    assert!(
+        text.contains("PutMetricData us-east-1 ContainerManager/DnsQueries"),
+        "{text}"
+    );
+    assert!(text.contains("Throttling"), "{text}");
+    assert_eq!(s.desired(US, "mc").await, 1, "the update went through");
 }
 
 #[tokio::test]
 async fn malformed_payloads_fail_by_name_and_change_nothing() {
-    let s = setup().await;
-    let cfg = config(GROUP);
+    let s = Setup::start().await;
+    s.container(&entry("mc", US)).await;
+    s.emulator.reset_counts();
+    let (cfg, router) = (config(&s.zone), s.router());
     let cases = [
         (
             json!({"awslogs": {"data": "%%% not base64"}}),
@@ -243,7 +432,7 @@ async fn malformed_payloads_fail_by_name_and_change_nothing() {
         ),
     ];
     for (event, expected) in cases {
-        let err = handle(&cfg, &s.actions, &event).await.unwrap_err();
+        let err = handle(&cfg, &router, &event).await.unwrap_err();
         assert!(
             err.to_string().contains(expected),
             "{err} should say {expected}"
@@ -251,64 +440,16 @@ async fn malformed_payloads_fail_by_name_and_change_nothing() {
         assert_eq!(err.kind(), "InvalidEvent");
     }
     assert!(s.emulator.calls().is_empty(), "{:?}", s.emulator.calls());
-    assert_eq!(desired(&s.autoscaling, GROUP).await, 0);
-}
-
-#[tokio::test]
-async fn an_aws_failure_is_reported_with_its_cause() {
-    let s = setup().await;
-    let lines = vec![query_line(NAME, "A", 0)];
-    let err = handle(
-        &config("cm-asg-test-missing"),
-        &s.actions,
-        &query_log_event("DATA_MESSAGE", &lines),
-    )
-    .await
-    .unwrap_err();
-    let text = err.to_string();
-    assert!(
-        text.contains("UpdateAutoScalingGroup cm-asg-test-missing failed"),
-        "{text}"
-    );
-    assert!(
-        text.contains("ValidationError"),
-        "the service's error code is kept: {text}"
-    );
-}
-
-#[tokio::test]
-async fn asg_region_points_the_group_client_across_regions() {
-    let s = setup().await;
-    let sdk = s.emulator.sdk_config().await;
-    let eu = aws_sdk_autoscaling::Client::from_conf(
-        aws_sdk_autoscaling::config::Builder::from(&sdk)
-            .region(aws_sdk_autoscaling::config::Region::new("eu-west-1"))
-            .build(),
-    );
-    create_group(&eu, "cm-asg-test-eu", "eu-west-1a").await;
-    let mut vars = vars("cm-asg-test-eu");
-    vars.insert("ASG_REGION".into(), "eu-west-1".into());
-    let cfg = Config::from_env(Env::from_map(&vars)).unwrap();
-    let actions = AwsCloud::new(&sdk, cfg.asg_region.as_deref());
-    handle(
-        &cfg,
-        &actions,
-        &query_log_event("DATA_MESSAGE", &[query_line(NAME, "A", 0)]),
-    )
-    .await
-    .expect("the trigger succeeds");
-    assert_eq!(desired(&eu, "cm-asg-test-eu").await, 1);
-    assert_eq!(
-        desired(&s.autoscaling, GROUP).await,
-        0,
-        "the us-east-1 group is untouched"
-    );
+    assert_eq!(s.desired(US, "mc").await, 0);
 }
 
 #[tokio::test]
 async fn the_binary_runs_behind_the_runtime_api_with_the_standard_aws_environment() {
-    let s = setup().await;
-    let vars: Vec<(String, String)> = vars(GROUP).into_iter().collect();
+    let s = Setup::start().await;
+    s.container(&entry("mc", US)).await;
+    s.container(&entry("vh", EU)).await;
+    s.emulator.reset_counts();
+    let vars: Vec<(String, String)> = vars(&s.zone).into_iter().collect();
     let function = Function::start(
         std::path::Path::new(env!("CARGO_BIN_EXE_dns-query-trigger")),
         &s.emulator,
@@ -318,8 +459,8 @@ async fn the_binary_runs_behind_the_runtime_api_with_the_standard_aws_environmen
     let control = function.try_invoke(sample("control-message.json"));
     let bad = function.try_invoke(sample("malformed-gzip.json"));
     let other = function.try_invoke(sample("query-log-other-names.json"));
-    let writes_before_match = writes(&s.emulator);
-    let matched = function.try_invoke(sample("query-log-match.json"));
+    let calls_before_match = s.emulator.calls();
+    let several = function.try_invoke(sample("query-log-several.json"));
     drop(function);
 
     assert_eq!(
@@ -346,19 +487,21 @@ async fn the_binary_runs_behind_the_runtime_api_with_the_standard_aws_environmen
             .map(|r| r["lines_seen"].clone()),
         Some(json!(3))
     );
-    assert!(writes_before_match.is_empty(), "{writes_before_match:?}");
-    let matched = matched.expect("an answer to the matching event");
-    let summary = matched.response().expect("a summary");
-    assert_eq!(summary["lines_matched"], 1);
-    assert_eq!(summary["actions"].as_array().map(Vec::len), Some(2));
-    assert_eq!(desired(&s.autoscaling, GROUP).await, 1);
+    assert!(calls_before_match.is_empty(), "{calls_before_match:?}");
+    let several = several.expect("an answer to the batch");
+    let summary = several.response().expect("a summary");
+    assert_eq!(summary["lines_matched"], 5);
+    assert_eq!(summary["unknown"], json!(["old"]));
+    assert_eq!(summary["actions"].as_array().map(Vec::len), Some(4));
+    assert_eq!(s.desired(US, "mc").await, 1);
+    assert_eq!(s.desired(EU, "vh").await, 1);
 }
 
 #[test]
 fn the_binary_refuses_to_start_and_names_every_missing_variable() {
     let mut function = Spec::new("dns-query-trigger", env!("CARGO_BIN_EXE_dns-query-trigger"))
         .envs([
-            ("METRIC_THRESHOLD".to_string(), "lots".to_string()),
+            ("REGISTRY_TTL_SECONDS".to_string(), "lots".to_string()),
             ("AWS_REGION".to_string(), "us-east-1".to_string()),
         ])
         .temp_log()
@@ -370,10 +513,10 @@ fn the_binary_refuses_to_start_and_names_every_missing_variable() {
     assert!(!status.success());
     for expected in [
         "DOMAIN_NAME is not set",
-        "ASG_NAME is not set",
+        "HOSTED_ZONE_ID is not set",
         "METRIC_NAMESPACE is not set",
         "METRIC_NAME is not set",
-        "METRIC_THRESHOLD must be a number",
+        "REGISTRY_TTL_SECONDS must be",
     ] {
         assert!(
             output.contains(expected),

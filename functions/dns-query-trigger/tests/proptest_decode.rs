@@ -1,8 +1,8 @@
 //! The query-log decoder and filter on any input: any `awslogs.data` string, any
 //! bytes behind valid base64 and gzip, any envelope JSON. The decoder answers (a
 //! batch or an error naming base64, gzip or JSON), never panics; a batch survives
-//! encode -> decode; the filter counts exactly what a plain reading of the line
-//! format counts.
+//! encode -> decode; the labels counted are exactly what a plain reading of the line
+//! format finds.
 //!
 //! Bounded: proptest's default 256 cases per property (PROPTEST_CASES overrides);
 //! proptest saves a failing case in a regressions file (commit it with the fix) and
@@ -13,8 +13,9 @@ use std::io::Write;
 use aws_lambda_events::cloudwatch_logs::LogData;
 use base64::Engine;
 use cm_core::testing::arb_json;
-use dns_query_trigger::decide::{decide, QueryTarget};
-use dns_query_trigger::parse::{decode_data, encode_data, parse};
+use std::collections::BTreeMap;
+
+use dns_query_trigger::parse::{decode_data, encode_data, parse, queries, QueryTarget};
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -26,19 +27,29 @@ fn b64_gzip(bytes: &[u8]) -> String {
 
 fn target() -> QueryTarget {
     QueryTarget {
-        name: "mc.example.com".into(),
+        domain: "example.com".into(),
         record_type: "A".into(),
     }
 }
 
-/// The line format read plainly: the 4th field is the name, the 5th the type.
-fn model_matches(line: &str) -> bool {
+/// The line format read plainly: the 4th field is the name, the 5th the type; the
+/// name, in lower case and without one trailing dot, is `<label>.example.com`, the
+/// label a lower-case DNS label starting with a letter.
+fn model_label(line: &str) -> Option<String> {
     let fields: Vec<&str> = line.split_ascii_whitespace().collect();
-    if fields.len() < 5 {
-        return false;
+    if fields.len() < 5 || !fields[4].eq_ignore_ascii_case("A") {
+        return None;
     }
-    let name = fields[3].strip_suffix('.').unwrap_or(fields[3]);
-    name.eq_ignore_ascii_case("mc.example.com") && fields[4].eq_ignore_ascii_case("A")
+    let name = fields[3].to_ascii_lowercase();
+    let name = name.strip_suffix('.').unwrap_or(&name);
+    let label = name.strip_suffix(".example.com")?;
+    let ok = label.len() <= 63
+        && label.starts_with(|c: char| c.is_ascii_lowercase())
+        && !label.ends_with('-')
+        && label
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    ok.then(|| label.to_string())
 }
 
 /// Query-log lines near the target: its name in any case, with or without the dot,
@@ -51,6 +62,12 @@ fn arb_line() -> impl Strategy<Value = String> {
         Just("mc.example.com..".to_string()),
         Just("_minecraft._tcp.mc.example.com".to_string()),
         Just("mc.example.co".to_string()),
+        Just("Vh-2.EXAMPLE.com".to_string()),
+        Just("-x.example.com".to_string()),
+        Just("9x.example.com".to_string()),
+        Just("x.y.example.com".to_string()),
+        Just("example.com".to_string()),
+        "[a-zA-Z0-9-]{0,8}\\.example\\.com\\.?",
         "[a-zA-Z0-9.-]{0,20}",
     ];
     let kind = prop_oneof![Just("A"), Just("a"), Just("AAAA"), Just("SRV"), Just("")];
@@ -101,10 +118,15 @@ proptest! {
         })).expect("a batch");
         let decoded = decode_data(&encode_data(&batch)).expect("our own encoding decodes");
         prop_assert_eq!(&decoded, &batch);
-        let decision = decide(&target(), &decoded);
-        let expected = if control { 0 } else { lines.iter().filter(|l| model_matches(l)).count() };
-        prop_assert_eq!(decision.lines_matched, expected);
-        prop_assert_eq!(decision.lines_seen, if control { 0 } else { lines.len() });
-        prop_assert_eq!(decision.start, expected > 0);
+        let found = queries(&target(), &decoded);
+        let mut expected: BTreeMap<String, usize> = BTreeMap::new();
+        if !control {
+            for label in lines.iter().filter_map(|l| model_label(l)) {
+                *expected.entry(label).or_default() += 1;
+            }
+        }
+        prop_assert_eq!(found.lines_matched, expected.values().sum::<usize>());
+        prop_assert_eq!(found.lines_seen, if control { 0 } else { lines.len() });
+        prop_assert_eq!(found.labels, expected);
     }
 }

@@ -7,7 +7,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 use cm_core::fake::{lock, Recorder};
-use cm_core::http::HttpResponse;
+use cm_core::http::{HttpRequest, HttpResponse, Method};
 use cm_core::Error;
 
 use crate::cloud::{Cloud, ParameterValue};
@@ -39,30 +39,13 @@ pub fn reply(code: u16, headers: &[(&str, &str)], body: &str) -> Scripted {
     })
 }
 
-/// A request a URL received.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Posted {
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
+/// A request a URL received: the POST the real cloud sends
+/// ([`HttpRequest::header`] and [`HttpRequest::text`] read it).
+pub type Posted = HttpRequest;
 
-impl Posted {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    /// The body as JSON (`Null` when it is not JSON).
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_default()
-    }
+/// A posted body as JSON (`Null` when it is not JSON).
+pub fn body_json(posted: &Posted) -> serde_json::Value {
+    serde_json::from_slice(&posted.body).unwrap_or_default()
 }
 
 #[derive(Debug, Default)]
@@ -134,6 +117,7 @@ impl Cloud for FakeCloud {
             }),
             Scripted::Reply(response) => {
                 lock(&self.posts).push(Posted {
+                    method: Method::Post,
                     url: webhook.url().to_string(),
                     headers: message.headers.clone(),
                     body: message.body.clone(),

@@ -30,6 +30,11 @@ pub const VARS: &[EnvVar] = &[
         "ECS_CLUSTER_NAME",
         "the container's ECS cluster; task events of other clusters are refused",
     ),
+    EnvVar::optional(
+        "ECS_SERVICE_NAME",
+        "the container's ECS service; set, task events of the cluster's other services \
+         (containers sharing a base stack's cluster) are ignored",
+    ),
     EnvVar::optional("SNS_TOPIC_ARN", "where people are told"),
     EnvVar::optional(
         "CONTAINER_NAME",
@@ -51,6 +56,8 @@ pub struct Config {
     pub stop_when_left_up: bool,
     /// `ECS_CLUSTER_NAME`: task events of other clusters are refused.
     pub ecs_cluster_name: String,
+    /// `ECS_SERVICE_NAME` (optional): task events of other services are ignored.
+    pub ecs_service_name: Option<String>,
     /// `SNS_TOPIC_ARN` (optional): where people are told.
     pub sns_topic_arn: Option<String>,
     /// `CONTAINER_NAME` (default `ASG_NAME`): the name people know, for messages.
@@ -74,6 +81,7 @@ impl Config {
             env.invalid("STOP_WHEN_LEFT_UP", &stop_raw, "true or false");
         }
         let ecs_cluster_name = env.required("ECS_CLUSTER_NAME");
+        let ecs_service_name = env.optional("ECS_SERVICE_NAME");
         let sns_topic_arn = env.optional_topic_arn("SNS_TOPIC_ARN");
         let container_name = env.optional("CONTAINER_NAME");
         let idle_minutes = env.parse_optional("IDLE_MINUTES", "a whole number of minutes");
@@ -87,6 +95,7 @@ impl Config {
                 left_up_alarm_name,
                 stop_when_left_up: stop_when_left_up?,
                 ecs_cluster_name: ecs_cluster_name?,
+                ecs_service_name,
                 sns_topic_arn,
                 idle_minutes,
                 left_up_hours,
@@ -137,6 +146,7 @@ mod tests {
                 left_up_alarm_name: Some("cm-alarm-dev-mc-left-up".into()),
                 stop_when_left_up: true,
                 ecs_cluster_name: "cm-cluster-dev-mc".into(),
+                ecs_service_name: None,
                 sns_topic_arn: Some("arn:aws:sns:us-east-1:123456789012:cm-topic-dev-mc".into()),
                 container_name: "mc".into(),
                 idle_minutes: Some(30),

@@ -251,6 +251,19 @@ fn judge_task(task: &EcsTaskDetail, config: &Config) -> Result<Verdict, Error> {
         )));
     }
     let task_name = task.task_arn.as_deref().unwrap_or("a task");
+    // A base stack's cluster is shared by its region's containers: a neighbour's task
+    // is none of this container's business.
+    if let Some(service) = &config.ecs_service_name {
+        let own = format!("service:{service}");
+        if task.group.as_deref() != Some(own.as_str()) {
+            return Ok(Verdict::Ignore {
+                why: format!(
+                    "{task_name} belongs to {}, not {own}",
+                    task.group.as_deref().unwrap_or("no service")
+                ),
+            });
+        }
+    }
     if task.last_status != "STOPPED" {
         return Ok(Verdict::Ignore {
             why: format!("{task_name} is {}", task.last_status),
@@ -324,6 +337,7 @@ mod tests {
             left_up_alarm_name: Some("left-up".into()),
             stop_when_left_up,
             ecs_cluster_name: "cm-cluster-dev-mc".into(),
+            ecs_service_name: None,
             sns_topic_arn: Some(TOPIC.into()),
             container_name: "mc".into(),
             idle_minutes: Some(30),
@@ -381,6 +395,23 @@ mod tests {
             Step::Stop { trigger, scale, .. } => (trigger, scale),
             other => panic!("not a stop: {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_neighbours_task_on_a_shared_cluster_is_ignored() {
+        let mut shared = config(false);
+        shared.ecs_service_name = Some("cm-service-dev-mc".into());
+        let mut neighbour = task(Some("EssentialContainerExited"), Some(1));
+        neighbour.group = Some("service:cm-service-dev-vh".into());
+        let s = step(Signal::Task(neighbour), &shared).unwrap();
+        assert!(
+            matches!(&s, Step::Ignore { reason } if reason.contains("service:cm-service-dev-vh")),
+            "{s:?}"
+        );
+        // Its own service's crash still stops it.
+        let own = task(Some("EssentialContainerExited"), Some(1));
+        let (trigger, scale) = stop(step(Signal::Task(own), &shared).unwrap());
+        assert!(matches!(trigger, Trigger::Crashed { .. }) && scale);
     }
 
     #[test]

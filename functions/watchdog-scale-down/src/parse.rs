@@ -220,6 +220,7 @@ mod tests {
             left_up_alarm_name: None,
             stop_when_left_up: false,
             ecs_cluster_name: "cm-cluster-dev-mc".into(),
+            ecs_service_name: None,
             sns_topic_arn: None,
             container_name: "mc".into(),
             idle_minutes: None,

@@ -29,6 +29,7 @@ fn config() -> Config {
         left_up_alarm_name: Some("cm-alarm-dev-mc-left-up".into()),
         stop_when_left_up: false,
         ecs_cluster_name: "cm-cluster-dev-mc".into(),
+        ecs_service_name: None,
         sns_topic_arn: None,
         container_name: "mc".into(),
         idle_minutes: Some(30),
