@@ -34,7 +34,7 @@ import os
 import re
 import shlex
 import sys
-from typing import Any
+from typing import Any, NamedTuple
 
 # Actions AWS authorises on "*" only (Service Authorization Reference: no resource
 # type), and why a function of this template calls them.
@@ -274,20 +274,27 @@ def exports_of(template: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def evaluate(
-    node: Any,
-    values: dict[str, str],
-    resources: dict[str, Any],
-    decided: dict[str, bool] | None = None,
-    exports: dict[str, Any] | None = None,
-) -> Any:
-    """``node`` with its intrinsic functions applied to ``values``. An Fn::If takes the
-    branch of its condition where ``decided`` has it; otherwise both branches are
-    possible and it takes the longer. An Fn::ImportValue of one of ``exports`` is that
-    export's value. Strings, lists, or Unbounded."""
+class Scope(NamedTuple):
+    """What ``evaluate`` and ``resolve`` evaluate a template fragment in, given to them
+    after the fragment: the parameter ``values``, the template's ``resources``, the
+    conditions ``decided`` (by ``decided_conditions``; None: none) and the template's
+    ``exports`` (by ``exports_of``)."""
+
+    values: dict[str, str]
+    resources: dict[str, Any]
+    decided: dict[str, bool] | None = None
+    exports: dict[str, Any] | None = None
+
+
+def evaluate(node: Any, *scope: Any) -> Any:
+    """``node`` with its intrinsic functions applied to the ``values`` of its ``Scope``.
+    An Fn::If takes the branch of its condition where ``decided`` has it; otherwise both
+    branches are possible and it takes the longer. An Fn::ImportValue of one of
+    ``exports`` is that export's value. Strings, lists, or Unbounded."""
+    values, resources, decided, exports = within = Scope(*scope)
 
     def ev(n: Any) -> Any:
-        return evaluate(n, values, resources, decided, exports)
+        return evaluate(n, *within)
 
     def ref(name: str) -> str:
         if name in values:
@@ -374,17 +381,13 @@ def evaluate(
 _DROPPED = object()
 
 
-def resolve(
-    node: Any,
-    values: dict[str, str],
-    resources: dict[str, Any],
-    decided: dict[str, bool] | None = None,
-    exports: dict[str, Any] | None = None,
-) -> Any:
+def resolve(node: Any, *scope: Any) -> Any:
     """A whole template fragment (properties, lists) with its intrinsic functions
-    evaluated as ``evaluate`` does: each decided Fn::If replaced by its branch, an
-    AWS::NoValue left out of its list or object; an undecided Fn::If stays, with both
-    branches resolved."""
+    evaluated in its ``Scope`` as ``evaluate`` does: each decided Fn::If replaced by its
+    branch, an AWS::NoValue left out of its list or object; an undecided Fn::If stays,
+    with both branches resolved."""
+    within = Scope(*scope)
+    decided = within.decided
 
     def r(n: Any) -> Any:
         if isinstance(n, list):
@@ -401,7 +404,7 @@ def resolve(
                 yes, no = (r(x) for x in arg[1:])
                 return {"Fn::If": [arg[0], *(NO_VALUE if x is _DROPPED else x for x in (yes, no))]}
             if fn == "Ref" or fn.startswith("Fn::"):
-                return evaluate(n, values, resources, decided, exports)
+                return evaluate(n, *within)
         return {k: x for k, x in ((k, r(v)) for k, v in n.items()) if x is not _DROPPED}
 
     out = r(node)
@@ -596,35 +599,63 @@ def rule_failures(template: dict[str, Any], parameters: dict[str, str], region: 
     return failures
 
 
+def constraint_violations(declared: dict[str, Any], text: str) -> list[tuple[str, Any]]:
+    """The constraints of a parameter (``declared``: its declaration in Parameters) that
+    the value ``text`` breaks, as CloudFormation checks them, each as (constraint, its
+    limit): AllowedValues, AllowedPattern, MinLength, MaxLength, and for a Number
+    parameter ``("Number", None)`` when the value is not a number, else MinValue and
+    MaxValue. The template checks here and the local AWS emulator's CloudFormation
+    (tests/emulator/cm_emulator.py) both refuse parameter values by it, each with its
+    own messages."""
+    broken: list[tuple[str, Any]] = []
+    allowed = declared.get("AllowedValues")
+    if allowed is not None and text not in [str(v) for v in allowed]:
+        broken.append(("AllowedValues", allowed))
+    pattern = declared.get("AllowedPattern")
+    if pattern is not None and re.fullmatch(pattern, text) is None:
+        broken.append(("AllowedPattern", pattern))
+    if "MinLength" in declared and len(text) < int(declared["MinLength"]):
+        broken.append(("MinLength", declared["MinLength"]))
+    if "MaxLength" in declared and len(text) > int(declared["MaxLength"]):
+        broken.append(("MaxLength", declared["MaxLength"]))
+    if declared.get("Type") == "Number":
+        try:
+            number = float(text)
+        except ValueError:
+            return broken + [("Number", None)]
+        if "MinValue" in declared and number < float(declared["MinValue"]):
+            broken.append(("MinValue", declared["MinValue"]))
+        if "MaxValue" in declared and number > float(declared["MaxValue"]):
+            broken.append(("MaxValue", declared["MaxValue"]))
+    return broken
+
+
+# How parameter_problems words each broken constraint.
+PARAMETER_PROBLEMS = {
+    "AllowedValues": "{name}={value!r} is not one of {limit}",
+    "AllowedPattern": "{name}={value!r} does not match its AllowedPattern",
+    "MinLength": "{name}={value!r} is shorter than {limit}",
+    "MaxLength": "{name}={value!r} is longer than {limit}",
+    "Number": "{name}={value!r} is not a number",
+    "MinValue": "{name}={value} is under {limit}",
+    "MaxValue": "{name}={value} is over {limit}",
+}
+
+
 def parameter_problems(template: dict[str, Any], parameters: dict[str, str]) -> list[str]:
     """What CloudFormation would refuse in ``parameters`` before the Rules: a value
     outside its parameter's AllowedValues, AllowedPattern, lengths or bounds."""
     declared = template.get("Parameters", {})
     problems = []
     for name, value in parameters.items():
-        p = declared.get(name)
-        if p is None:
+        if name not in declared:
             problems.append(f"{name} is not a parameter of the template")
             continue
         value = str(value)
-        if "AllowedValues" in p and value not in [str(v) for v in p["AllowedValues"]]:
-            problems.append(f"{name}={value!r} is not one of {p['AllowedValues']}")
-        if "AllowedPattern" in p and re.fullmatch(p["AllowedPattern"], value) is None:
-            problems.append(f"{name}={value!r} does not match its AllowedPattern")
-        if "MaxLength" in p and len(value) > int(p["MaxLength"]):
-            problems.append(f"{name}={value!r} is longer than {p['MaxLength']}")
-        if "MinLength" in p and len(value) < int(p["MinLength"]):
-            problems.append(f"{name}={value!r} is shorter than {p['MinLength']}")
-        if p.get("Type") == "Number":
-            try:
-                number = float(value)
-            except ValueError:
-                problems.append(f"{name}={value!r} is not a number")
-                continue
-            if "MinValue" in p and number < float(p["MinValue"]):
-                problems.append(f"{name}={value} is under {p['MinValue']}")
-            if "MaxValue" in p and number > float(p["MaxValue"]):
-                problems.append(f"{name}={value} is over {p['MaxValue']}")
+        problems.extend(
+            PARAMETER_PROBLEMS[constraint].format(name=name, value=value, limit=limit)
+            for constraint, limit in constraint_violations(declared[name], value)
+        )
     return problems
 
 

@@ -17,19 +17,16 @@
 //! cm-bench router [--binary PATH] [--criterion DIR] [--warm N] [--out FILE]
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use aws_config::Region;
 use aws_sdk_autoscaling::Client as AutoScaling;
 use aws_sdk_cloudwatch::Client as CloudWatch;
-use aws_sdk_route53::types::{
-    Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
-};
+use cm_core::aws::PerRegion;
 use cm_core::registry::{self, Entry};
-use cm_testkit::emulator::create_zone;
-use cm_testkit::events::{now_rfc3339, query_log_event};
+use cm_testkit::emulator::{create_zone, keep_alive_containers, put_txt};
+use cm_testkit::events::{container_lookups, now_rfc3339, query_log_event};
 use cm_testkit::{asg, repo_root, Emulator, Function};
 use serde_json::Value;
 
@@ -105,61 +102,10 @@ fn entry(i: usize) -> Entry {
 /// them (any case, with or without the trailing dot); the same as the Criterion
 /// benchmark's.
 fn event() -> Value {
-    let lines: Vec<String> = (0..LINES)
-        .map(|i| {
-            let name = format!("game{:02}.{DOMAIN}", i % CONTAINERS);
-            let name = match i % 3 {
-                0 => name,
-                1 => format!("{name}."),
-                _ => name.to_ascii_uppercase(),
-            };
-            format!(
-                "1.0 2026-11-24T08:16:{:02}.{:03}Z Z0123456789ABCDEFGHIJ {name} A NOERROR UDP FRA6 192.0.2.{} -",
-                i % 60,
-                i % 1000,
-                i % 250
-            )
-        })
-        .collect();
-    query_log_event("DATA_MESSAGE", &lines)
-}
-
-async fn add_txt(
-    route53: &aws_sdk_route53::Client,
-    zone: &str,
-    name: &str,
-    value: &str,
-) -> Result<(), String> {
-    let record = ResourceRecordSet::builder()
-        .name(name)
-        .r#type(RrType::Txt)
-        .ttl(300)
-        .resource_records(
-            ResourceRecord::builder()
-                .value(value)
-                .build()
-                .map_err(|e| e.to_string())?,
-        )
-        .build()
-        .map_err(|e| e.to_string())?;
-    let change = Change::builder()
-        .action(ChangeAction::Upsert)
-        .resource_record_set(record)
-        .build()
-        .map_err(|e| e.to_string())?;
-    route53
-        .change_resource_record_sets()
-        .hosted_zone_id(zone)
-        .change_batch(
-            ChangeBatch::builder()
-                .changes(change)
-                .build()
-                .map_err(|e| e.to_string())?,
-        )
-        .send()
-        .await
-        .map_err(|e| format!("ChangeResourceRecordSets {name}: {e}"))?;
-    Ok(())
+    query_log_event(
+        "DATA_MESSAGE",
+        &container_lookups(LINES, CONTAINERS, DOMAIN),
+    )
 }
 
 /// The calls the emulator saw, by `service:Operation`; Route 53's REST listing
@@ -210,35 +156,17 @@ async fn measure(o: &Options) -> Result<Measured, String> {
     let sdk = emulator.sdk_config().await;
     let route53 = aws_sdk_route53::Client::new(&sdk);
     let zone = create_zone(&route53, DOMAIN, "0.0.0.0").await?;
-    let regional = |region: &str| {
-        (
-            AutoScaling::from_conf(
-                aws_sdk_autoscaling::config::Builder::from(&sdk)
-                    .region(Region::new(region.to_string()))
-                    .build(),
-            ),
-            CloudWatch::from_conf(
-                aws_sdk_cloudwatch::config::Builder::from(&sdk)
-                    .region(Region::new(region.to_string()))
-                    .build(),
-            ),
-        )
-    };
-    let clients: HashMap<&str, (AutoScaling, CloudWatch)> =
-        REGIONS.iter().map(|r| (*r, regional(r))).collect();
+    let autoscaling = PerRegion::new(&sdk, AutoScaling::new);
+    let cloudwatch = PerRegion::new(&sdk, CloudWatch::new);
     for i in 0..CONTAINERS {
         let e = entry(i);
-        add_txt(
-            &route53,
-            &zone,
-            &registry::record_name(&e.name, DOMAIN),
-            &format!("\"{}\"", registry::format_value(&e)),
-        )
-        .await?;
+        let name = registry::record_name(&e.name, DOMAIN);
+        put_txt(&route53, &zone, &name, &registry::format_value(&e)).await?;
+        let region = e.region.as_str();
         asg::create_group(
-            &clients[e.region.as_str()].0,
+            &autoscaling.client(region),
             &e.asg,
-            &format!("{}a", e.region),
+            &format!("{region}a"),
             0,
         )
         .await?;
@@ -275,22 +203,15 @@ async fn measure(o: &Options) -> Result<Measured, String> {
     }
     for i in 0..CONTAINERS {
         let e = entry(i);
-        let desired = asg::desired(&clients[e.region.as_str()].0, &e.asg).await;
+        let desired = asg::desired(&autoscaling.client(&e.region), &e.asg).await;
         if desired != 1 {
             return Err(format!("{} in {} is at {desired}, not 1", e.asg, e.region));
         }
     }
     let mut metrics = BTreeMap::new();
     for region in REGIONS {
-        let listed = clients[region]
-            .1
-            .list_metrics()
-            .namespace("ContainerManager")
-            .metric_name("DnsQueries")
-            .send()
-            .await
-            .map_err(|e| format!("ListMetrics {region}: {e}"))?;
-        metrics.insert(region.to_string(), listed.metrics().len());
+        let kept = keep_alive_containers(&cloudwatch.client(region)).await?;
+        metrics.insert(region.to_string(), kept.len());
     }
 
     emulator.reset_counts();

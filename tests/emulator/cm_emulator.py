@@ -71,6 +71,7 @@ import copy
 import datetime as dt
 import io
 import json
+import os
 import re
 import signal
 import sys
@@ -82,6 +83,11 @@ from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
 
 import cbor2
+
+# The parameter constraints as CloudFormation checks them, shared with the template's
+# offline checks (scripts/template_checks.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+from template_checks import constraint_violations  # noqa: E402
 
 CLOUDWATCH_SERVICE = "GraniteServiceVersion20100801"
 RPCV2_PREFIX = f"/service/{CLOUDWATCH_SERVICE}/operation/"
@@ -1313,6 +1319,19 @@ def rule_failures(template: dict[str, Any], values: dict[str, Any]) -> list[str]
     return failures
 
 
+# CloudFormation's message for each broken constraint of a parameter
+# (template_checks.constraint_violations).
+PARAMETER_FAILURES = {
+    "AllowedValues": "Parameter '{name}' must be one of AllowedValues",
+    "AllowedPattern": "Parameter '{name}' must match pattern {limit}",
+    "MinLength": "Parameter '{name}' must contain at least {limit} characters",
+    "MaxLength": "Parameter '{name}' must contain at most {limit} characters",
+    "Number": "Parameter '{name}' must be a number",
+    "MinValue": "Parameter '{name}' must be a number not less than {limit}",
+    "MaxValue": "Parameter '{name}' must be a number not greater than {limit}",
+}
+
+
 def parameter_failures(template: dict[str, Any], values: dict[str, Any]) -> list[str]:
     """CloudFormation's message for each parameter value outside its constraints."""
     failures = []
@@ -1321,28 +1340,11 @@ def parameter_failures(template: dict[str, Any], values: dict[str, Any]) -> list
             continue
         value = values[name]
         texts = [str(v) for v in value] if isinstance(value, list) else [str(value)]
-        problems = []
-        for text in texts:
-            allowed = declared.get("AllowedValues")
-            if allowed is not None and text not in [str(v) for v in allowed]:
-                problems.append(f"Parameter '{name}' must be one of AllowedValues")
-            pattern = declared.get("AllowedPattern")
-            if pattern is not None and not re.fullmatch(pattern, text):
-                problems.append(f"Parameter '{name}' must match pattern {pattern}")
-            if "MinLength" in declared and len(text) < int(declared["MinLength"]):
-                problems.append(f"Parameter '{name}' must contain at least {declared['MinLength']} characters")
-            if "MaxLength" in declared and len(text) > int(declared["MaxLength"]):
-                problems.append(f"Parameter '{name}' must contain at most {declared['MaxLength']} characters")
-            if declared.get("Type") == "Number":
-                try:
-                    number = float(text)
-                except ValueError:
-                    problems.append(f"Parameter '{name}' must be a number")
-                    continue
-                if "MinValue" in declared and number < float(declared["MinValue"]):
-                    problems.append(f"Parameter '{name}' must be a number not less than {declared['MinValue']}")
-                if "MaxValue" in declared and number > float(declared["MaxValue"]):
-                    problems.append(f"Parameter '{name}' must be a number not greater than {declared['MaxValue']}")
+        problems = [
+            PARAMETER_FAILURES[constraint].format(name=name, limit=limit)
+            for text in texts
+            for constraint, limit in constraint_violations(declared, text)
+        ]
         if problems:
             constraint = declared.get("ConstraintDescription")
             failures.append(f"Parameter '{name}' failed to satisfy constraint: {' '.join(str(constraint).split())}"

@@ -347,36 +347,63 @@ pub async fn create_zone(
         .hosted_zone()
         .map(|z| z.id().trim_start_matches("/hostedzone/").to_string())
         .ok_or("CreateHostedZone: the answer has no zone")?;
-    let record = ResourceRecordSet::builder()
-        .name(domain)
-        .r#type(RrType::A)
-        .ttl(1)
+    upsert_record(route53, &zone, domain, RrType::A, 1, ip).await?;
+    Ok(zone)
+}
+
+/// Creates or replaces the TXT record `name` in `zone` with the one string `value`
+/// (quoted here, as Route 53 takes it; TTL 300 s, as the template's entries).
+pub async fn put_txt(
+    route53: &aws_sdk_route53::Client,
+    zone: &str,
+    name: &str,
+    value: &str,
+) -> Result<(), String> {
+    let quoted = format!("\"{value}\"");
+    upsert_record(route53, zone, name, RrType::Txt, 300, &quoted).await
+}
+
+/// Creates or replaces the record set `name` of type `kind` in `zone` with the one
+/// value `value` (a TXT value quoted, as Route 53 takes it).
+pub async fn upsert_record(
+    route53: &aws_sdk_route53::Client,
+    zone: &str,
+    name: &str,
+    kind: RrType,
+    ttl: i64,
+    value: &str,
+) -> Result<(), String> {
+    let what = format!("ChangeResourceRecordSets {name} {}", kind.as_str());
+    let invalid = |e: aws_sdk_route53::error::BuildError| format!("{what}: {e}");
+    let set = ResourceRecordSet::builder()
+        .name(name)
+        .r#type(kind)
+        .ttl(ttl)
         .resource_records(
             ResourceRecord::builder()
-                .value(ip)
+                .value(value)
                 .build()
-                .map_err(failed("ResourceRecord"))?,
+                .map_err(invalid)?,
         )
         .build()
-        .map_err(failed("ResourceRecordSet"))?;
+        .map_err(invalid)?;
     let change = Change::builder()
         .action(ChangeAction::Upsert)
-        .resource_record_set(record)
+        .resource_record_set(set)
         .build()
-        .map_err(failed("Change"))?;
+        .map_err(invalid)?;
+    let batch = ChangeBatch::builder()
+        .changes(change)
+        .build()
+        .map_err(invalid)?;
     route53
         .change_resource_record_sets()
-        .hosted_zone_id(&zone)
-        .change_batch(
-            ChangeBatch::builder()
-                .changes(change)
-                .build()
-                .map_err(failed("ChangeBatch"))?,
-        )
+        .hosted_zone_id(zone)
+        .change_batch(batch)
         .send()
         .await
-        .map_err(failed("ChangeResourceRecordSets"))?;
-    Ok(zone)
+        .map_err(|e| format!("{what}: {}", DisplayErrorContext(e)))?;
+    Ok(())
 }
 
 /// Creates the SNS topic `name`; returns its ARN.
@@ -488,6 +515,52 @@ pub async fn running_tasks(ecs: &Ecs, cluster: &str) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The EC2 instance of the container instance `arn` of `cluster`, or "" if it cannot
+/// be read.
+pub async fn container_instance_ec2(ecs: &Ecs, cluster: &str, arn: &str) -> String {
+    ecs.describe_container_instances()
+        .cluster(cluster)
+        .container_instances(arn)
+        .send()
+        .await
+        .ok()
+        .and_then(|o| {
+            o.container_instances()
+                .first()
+                .and_then(|c| c.ec2_instance_id().map(str::to_string))
+        })
+        .unwrap_or_default()
+}
+
+/// The containers the router keeps alive in `cloudwatch`'s region: the
+/// `ContainerName` dimension of each keep-alive metric (`ContainerManager`/
+/// `DnsQueries`) there, sorted.
+pub async fn keep_alive_containers(
+    cloudwatch: &aws_sdk_cloudwatch::Client,
+) -> Result<Vec<String>, String> {
+    let listed = cloudwatch
+        .list_metrics()
+        .namespace("ContainerManager")
+        .metric_name("DnsQueries")
+        .dimensions(
+            aws_sdk_cloudwatch::types::DimensionFilter::builder()
+                .name("ContainerName")
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(failed("ListMetrics ContainerManager/DnsQueries"))?;
+    let mut containers: Vec<String> = listed
+        .metrics()
+        .iter()
+        .flat_map(|m| m.dimensions())
+        .filter(|d| d.name() == Some("ContainerName"))
+        .filter_map(|d| d.value().map(str::to_string))
+        .collect();
+    containers.sort();
+    Ok(containers)
 }
 
 /// The values of `domain`'s A record in `zone`, joined by commas ("" if none).

@@ -83,6 +83,34 @@ pub fn query_line(name: &str, kind: &str) -> String {
     format!("1.0 2026-11-24T08:16:02.130Z Z0123456789 {name} {kind} NOERROR UDP FRA6 192.0.2.1 -")
 }
 
+/// Line `i` of a batch of a Route 53 query log: a query of `name` for record type
+/// `kind`, its time and resolver address varying with `i`.
+pub fn numbered_query_line(i: usize, name: &str, kind: &str) -> String {
+    format!(
+        "1.0 2026-11-24T08:16:{:02}.{:03}Z Z0123456789ABCDEFGHIJ {name} {kind} NOERROR UDP FRA6 192.0.2.{} -",
+        i % 60,
+        i % 1000,
+        i % 250
+    )
+}
+
+/// `lines` lookups (type A) of the containers `game00`, `game01`... (`containers` of
+/// them, in turn) of `domain`, as resolvers write them: any case, with or without the
+/// trailing dot. The router's benchmark batch.
+pub fn container_lookups(lines: usize, containers: usize, domain: &str) -> Vec<String> {
+    (0..lines)
+        .map(|i| {
+            let name = format!("game{:02}.{domain}", i % containers);
+            let name = match i % 3 {
+                0 => name,
+                1 => format!("{name}."),
+                _ => name.to_ascii_uppercase(),
+            };
+            numbered_query_line(i, &name, "A")
+        })
+        .collect()
+}
+
 /// A CloudWatch Logs subscription event carrying `lines` in one batch of
 /// `message_type` (`DATA_MESSAGE` or `CONTROL_MESSAGE`): gzipped, then base64.
 pub fn query_log_event(message_type: &str, lines: &[String]) -> Value {

@@ -30,6 +30,19 @@ pub fn functions_dir() -> PathBuf {
         .unwrap_or_else(|| repo_root().join("target/debug"))
 }
 
+/// Panics, naming the first missing binary, unless each of `names` is built in
+/// [`functions_dir`].
+pub fn assert_built<'a>(names: impl IntoIterator<Item = &'a str>) {
+    for name in names {
+        let path = functions_dir().join(name);
+        assert!(
+            path.exists(),
+            "{} is missing: run `cargo build --workspace --bins` first",
+            path.display()
+        );
+    }
+}
+
 /// What to start, with which environment, and how long to wait.
 #[derive(Debug, Clone)]
 pub struct Spec {

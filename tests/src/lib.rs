@@ -38,7 +38,7 @@ pub mod story;
 use std::path::PathBuf;
 
 pub use emulator::{Emulator, REGION};
-pub use function::{functions_dir, Function};
+pub use function::{assert_built, functions_dir, Function};
 pub use runtime_api::{Invocation, Outcome, RuntimeApi};
 
 /// Auto Scaling in the emulator: creating and reading groups, and the sample ASG

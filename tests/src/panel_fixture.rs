@@ -5,7 +5,7 @@
 //! `mc` (us-east-1, its group at 1 with an InService instance, 3 players reported)
 //! and `vh` (eu-west-1, its group at 0), and the start token as an SSM SecureString
 //! named [`START_TOKEN_PARAMETER`]. Also the record writes they (and the sam-local
-//! tier) need: [`put_txt`] and [`upsert_record`].
+//! tier) need: [`put_txt`] and [`upsert_record`] (from [`crate::emulator`]).
 
 use std::time::{Duration, SystemTime};
 
@@ -13,14 +13,14 @@ use aws_config::Region;
 use aws_sdk_autoscaling::Client as AutoScaling;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
-use aws_sdk_route53::types::{
-    Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
-};
 use aws_smithy_types::error::display::DisplayErrorContext;
 use cm_core::registry;
 
 use crate::emulator::{create_group, create_zone, Emulator, REGION};
 use crate::stack::put_secure_string;
+
+/// The record writes, kept here for the tests that take them from the fixture.
+pub use crate::emulator::{put_txt, upsert_record};
 
 /// The domain whose registry the control panel reads (its `DOMAIN_NAME`).
 pub const DOMAIN: &str = "example.com";
@@ -95,59 +95,4 @@ pub async fn set_up(emulator: &Emulator, token: &str) -> Result<PanelWorld, Stri
         us,
         eu,
     })
-}
-
-/// Creates or replaces the TXT record `name` in `zone` with the one string `value`
-/// (quoted here, as Route 53 takes it; TTL 300 s, as the template's entries).
-pub async fn put_txt(
-    route53: &aws_sdk_route53::Client,
-    zone: &str,
-    name: &str,
-    value: &str,
-) -> Result<(), String> {
-    let quoted = format!("\"{value}\"");
-    upsert_record(route53, zone, name, RrType::Txt, 300, &quoted).await
-}
-
-/// Creates or replaces the record set `name` of type `kind` in `zone` with the one
-/// value `value` (a TXT value quoted, as Route 53 takes it).
-pub async fn upsert_record(
-    route53: &aws_sdk_route53::Client,
-    zone: &str,
-    name: &str,
-    kind: RrType,
-    ttl: i64,
-    value: &str,
-) -> Result<(), String> {
-    let what = format!("ChangeResourceRecordSets {name} {}", kind.as_str());
-    let invalid = |e: aws_sdk_route53::error::BuildError| format!("{what}: {e}");
-    let set = ResourceRecordSet::builder()
-        .name(name)
-        .r#type(kind)
-        .ttl(ttl)
-        .resource_records(
-            ResourceRecord::builder()
-                .value(value)
-                .build()
-                .map_err(invalid)?,
-        )
-        .build()
-        .map_err(invalid)?;
-    let change = Change::builder()
-        .action(ChangeAction::Upsert)
-        .resource_record_set(set)
-        .build()
-        .map_err(invalid)?;
-    let batch = ChangeBatch::builder()
-        .changes(change)
-        .build()
-        .map_err(invalid)?;
-    route53
-        .change_resource_record_sets()
-        .hosted_zone_id(zone)
-        .change_batch(batch)
-        .send()
-        .await
-        .map_err(|e| format!("{what}: {}", DisplayErrorContext(e)))?;
-    Ok(())
 }

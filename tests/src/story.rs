@@ -123,6 +123,53 @@ pub struct Step {
     pub change: String,
 }
 
+impl std::fmt::Display for Step {
+    /// `ok     12.34s function | what | change` (`FAIL` when the effect is missing).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {:>7.2}s {} | {} | {}",
+            if self.ok { "ok  " } else { "FAIL" },
+            self.elapsed.as_secs_f64(),
+            self.function,
+            self.what,
+            self.change
+        )
+    }
+}
+
+/// A test's timeline: each step's line printed (to stderr) as it happens and kept,
+/// for the failure message.
+#[derive(Debug, Clone, Default)]
+pub struct Timeline(Arc<Mutex<Vec<String>>>);
+
+impl Timeline {
+    /// What a story calls on each step: the step's line, after `[label] ` when a
+    /// label is given (stories that run at once), printed and kept.
+    pub fn on_step(&self, label: Option<String>) -> Box<dyn FnMut(&Step) + Send> {
+        let lines = self.0.clone();
+        Box::new(move |step: &Step| {
+            let line = match &label {
+                Some(label) => format!("[{label}] {step}"),
+                None => step.to_string(),
+            };
+            eprintln!("{line}");
+            lines
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .push(line);
+        })
+    }
+
+    /// Every line kept so far, one a line.
+    pub fn text(&self) -> String {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .join("\n")
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Report {
     pub steps: Vec<Step>,
@@ -866,19 +913,7 @@ impl Deployment {
         else {
             return String::new();
         };
-        self.ecs
-            .describe_container_instances()
-            .cluster(cluster)
-            .container_instances(arn)
-            .send()
-            .await
-            .ok()
-            .and_then(|o| {
-                o.container_instances()
-                    .first()
-                    .and_then(|c| c.ec2_instance_id().map(str::to_string))
-            })
-            .unwrap_or_default()
+        emulator::container_instance_ec2(&self.ecs, cluster, arn).await
     }
 
     /// How many terminate lifecycle actions of the container's group were completed
@@ -1592,20 +1627,7 @@ impl Story {
             // nothing there (and deregisters it).
             let mut placed = None;
             for arn in instances.container_instance_arns().iter().rev() {
-                let instance = d
-                    .ecs
-                    .describe_container_instances()
-                    .cluster(&names.cluster)
-                    .container_instances(arn)
-                    .send()
-                    .await
-                    .ok()
-                    .and_then(|o| {
-                        o.container_instances()
-                            .first()
-                            .and_then(|c| c.ec2_instance_id().map(str::to_string))
-                    })
-                    .unwrap_or_default();
+                let instance = emulator::container_instance_ec2(&d.ecs, &names.cluster, arn).await;
                 if d.instance_state(&instance).await.as_deref() == Some("running") {
                     placed = Some(arn.clone());
                     break;

@@ -16,7 +16,7 @@ use cm_testkit::emulator::{self, a_record, in_service_instance, public_ip, servi
 use cm_testkit::events;
 use cm_testkit::fleet::zone_records;
 use cm_testkit::stack::{ContainerNames, DeployError, Stack};
-use cm_testkit::{functions_dir, Emulator, Function, Outcome};
+use cm_testkit::{assert_built, Emulator, Function, Outcome};
 use serde_json::Value;
 
 const DOMAIN: &str = "example.com";
@@ -28,17 +28,6 @@ const FUNCTIONS: [&str; 4] = [
 ];
 /// The functions of the domain part, which serve every container of the domain.
 const DOMAIN_FUNCTIONS: [&str; 2] = ["dns-query-trigger", "control-panel"];
-
-fn binaries_are_built() {
-    for name in FUNCTIONS {
-        let path = functions_dir().join(name);
-        assert!(
-            path.exists(),
-            "{} is missing: run `cargo build --workspace --bins` first",
-            path.display()
-        );
-    }
-}
 
 fn deploy(emulator: &Emulator, region: &str, name: &str, parameters: &[(&str, &str)]) -> Stack {
     Stack::deploy(emulator, region, name, parameters).unwrap_or_else(|e| panic!("{e}"))
@@ -334,7 +323,7 @@ async fn registry_entry(route53: &aws_sdk_route53::Client, zone: &str, container
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_domain_in_us_east_1_and_a_base_and_a_container_in_another_region_work_together() {
-    binaries_are_built();
+    assert_built(FUNCTIONS);
     let emulator = Emulator::start();
     let region = "eu-west-1";
     let common = [("Environment", "test"), ("DomainName", DOMAIN)];
@@ -546,7 +535,7 @@ impl Deployed<'_> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_function_runs_with_its_deployed_environment_against_the_deployed_resources() {
-    binaries_are_built();
+    assert_built(FUNCTIONS);
     let emulator = Emulator::start();
     let stack = deploy(
         &emulator,
@@ -709,7 +698,7 @@ fn last_answer(emulator: &Emulator, stack: &Stack, request_type: &str) -> Value 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_update_leaves_the_service_running_the_new_task_definition_if_an_instance_serves() {
-    binaries_are_built();
+    assert_built(FUNCTIONS);
     let emulator = Emulator::start();
     let parameters = [("Environment", "test"), ("DomainName", DOMAIN)];
     let stack = deploy(&emulator, "us-east-1", "cm-test-mc", &parameters);
@@ -812,7 +801,7 @@ async fn an_update_leaves_the_service_running_the_new_task_definition_if_an_inst
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stack_deleted_while_its_container_runs_finishes_with_no_record_left() {
-    binaries_are_built();
+    assert_built(FUNCTIONS);
     let emulator = Emulator::start();
     let stack = deploy(
         &emulator,

@@ -20,35 +20,23 @@
 //! `./scripts/test` does first) and the SAM translator (`scripts/setup-tools`).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use aws_sdk_cloudwatch::types::DimensionFilter;
+use cm_testkit::emulator::keep_alive_containers;
 use cm_testkit::events;
 use cm_testkit::fleet::{container_stack, zone_records, ContainerSpec, Fleet};
 use cm_testkit::stack::{json_api, put_secure_string, Stack};
 use cm_testkit::story::{
-    Deployment, Report, Step, Story, Webhooks, CONTROL_PANEL, DOMAIN_NAME, FUNCTIONS, NOTIFIER,
+    Deployment, Report, Story, Timeline, Webhooks, CONTROL_PANEL, DOMAIN_NAME, FUNCTIONS, NOTIFIER,
     START_TOKEN_PARAMETER,
 };
-use cm_testkit::{functions_dir, Emulator, Function, Outcome};
+use cm_testkit::{assert_built, Emulator, Function, Outcome};
 use serde_json::{json, Value};
 
 const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
 const ROUTER: &str = "dns-query-trigger";
 /// How many container stacks are deployed at once.
 const PARALLEL: usize = 4;
-
-fn binaries_are_built(names: &[&str]) {
-    for name in names {
-        let path = functions_dir().join(name);
-        assert!(
-            path.exists(),
-            "{} is missing: run `cargo build --workspace --bins` first",
-            path.display()
-        );
-    }
-}
 
 fn ok<T>(result: Result<T, String>) -> T {
     result.unwrap_or_else(|e| panic!("{e}"))
@@ -144,23 +132,9 @@ fn subscription_filters(emulator: &Emulator, group: &str) -> Vec<Value> {
 /// their ContainerName dimension.
 async fn keep_alive_metrics(fleet: &Fleet, region: &str) -> Vec<String> {
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&fleet.sdk_config(region).await);
-    let listed = cloudwatch
-        .list_metrics()
-        .namespace("ContainerManager")
-        .metric_name("DnsQueries")
-        .dimensions(DimensionFilter::builder().name("ContainerName").build())
-        .send()
+    keep_alive_containers(&cloudwatch)
         .await
-        .unwrap_or_else(|e| panic!("ListMetrics in {region}: {e:?}"));
-    let mut containers: Vec<String> = listed
-        .metrics()
-        .iter()
-        .flat_map(|m| m.dimensions())
-        .filter(|d| d.name() == Some("ContainerName"))
-        .filter_map(|d| d.value().map(str::to_string))
-        .collect();
-    containers.sort();
-    containers
+        .unwrap_or_else(|e| panic!("ListMetrics in {region}: {e}"))
 }
 
 /// Every container's group's desired capacity, by container.
@@ -200,7 +174,7 @@ fn shape(stack: &Stack) -> (String, Vec<(String, String)>, Vec<String>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_containers_in_two_regions_share_one_domain_and_stand_alone() {
-    binaries_are_built(&FUNCTIONS);
+    assert_built(FUNCTIONS);
     let specs = twenty();
     let fleet = Fleet::deploy(Emulator::start(), &[], &specs, PARALLEL).await;
     let mut fleet = ok(fleet);
@@ -503,8 +477,7 @@ async fn twenty_containers_in_two_regions_share_one_domain_and_stand_alone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_whole_story_for_two_containers_in_two_regions_at_once() {
-    binaries_are_built(&FUNCTIONS);
-    binaries_are_built(&[NOTIFIER, CONTROL_PANEL]);
+    assert_built(FUNCTIONS.into_iter().chain([NOTIFIER, CONTROL_PANEL]));
     let start = Instant::now();
     let emulator = Emulator::start();
     // Each container with a webhook of its own (the notifier's list, in its region),
@@ -540,28 +513,15 @@ async fn the_whole_story_for_two_containers_in_two_regions_at_once() {
     fleet.emulator.reset_counts();
 
     // Both stories at once, each on its own task.
-    let timeline: Arc<Mutex<Vec<String>>> = Arc::default();
+    let timeline = Timeline::default();
     let mut running = Vec::new();
     for (name, _) in containers {
         let deployment = ok(fleet.container(name)).clone();
-        let log = timeline.clone();
-        let label = name.to_string();
         let story = Story::on(
             deployment,
             webhooks.remove(name),
             start,
-            Box::new(move |s: &Step| {
-                let line = format!(
-                    "[{label}] {} {:>7.2}s {} | {} | {}",
-                    if s.ok { "ok  " } else { "FAIL" },
-                    s.elapsed.as_secs_f64(),
-                    s.function,
-                    s.what,
-                    s.change
-                );
-                eprintln!("{line}");
-                log.lock().expect("timeline").push(line);
-            }),
+            timeline.on_step(Some(name.to_string())),
         );
         running.push((name, tokio::spawn(story.play())));
     }
@@ -572,7 +532,7 @@ async fn the_whole_story_for_two_containers_in_two_regions_at_once() {
             .unwrap_or_else(|e| panic!("the story of {name} did not finish: {e}"));
         reports.push((name, report));
     }
-    let timeline = timeline.lock().expect("timeline").join("\n");
+    let timeline = timeline.text();
     for (name, report) in &reports {
         assert!(
             report.failures().is_empty(),

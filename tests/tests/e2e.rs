@@ -17,42 +17,17 @@
 //! Needs the function binaries (`cargo build --workspace --bins`, which
 //! `./scripts/test` does first) and the SAM translator (`scripts/setup-tools`).
 
-use std::sync::{Arc, Mutex};
-
-use cm_testkit::functions_dir;
-use cm_testkit::story::{Layout, Step, Story, CONTROL_PANEL, FUNCTIONS, NOTIFIER};
+use cm_testkit::assert_built;
+use cm_testkit::story::{Layout, Story, Timeline, CONTROL_PANEL, FUNCTIONS, NOTIFIER};
 
 async fn the_story_holds(layout: Layout) {
-    for name in FUNCTIONS.into_iter().chain([NOTIFIER, CONTROL_PANEL]) {
-        let path = functions_dir().join(name);
-        assert!(
-            path.exists(),
-            "{} is missing: run `cargo build --workspace --bins` first",
-            path.display()
-        );
-    }
-    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
-    let log = seen.clone();
-    let label = format!("{layout:?}");
-    let story = Story::setup_demo(
-        &layout,
-        Box::new(move |s: &Step| {
-            let line = format!(
-                "{} {:>7.2}s {} | {} | {}",
-                if s.ok { "ok  " } else { "FAIL" },
-                s.elapsed.as_secs_f64(),
-                s.function,
-                s.what,
-                s.change
-            );
-            eprintln!("[{label}] {line}");
-            log.lock().expect("timeline").push(line);
-        }),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("deploying template.yaml ({layout:?}): {e}"));
+    assert_built(FUNCTIONS.into_iter().chain([NOTIFIER, CONTROL_PANEL]));
+    let timeline = Timeline::default();
+    let story = Story::setup_demo(&layout, timeline.on_step(Some(format!("{layout:?}"))))
+        .await
+        .unwrap_or_else(|e| panic!("deploying template.yaml ({layout:?}): {e}"));
     let report = story.play().await;
-    let timeline = seen.lock().expect("timeline").join("\n");
+    let timeline = timeline.text();
     assert!(
         report.failures().is_empty(),
         "steps whose effect is missing (logs in {}):\n{timeline}",

@@ -14,40 +14,19 @@
 //! and npm (the fixtures are installed from
 //! `tests/fixtures/game-servers/package-lock.json` on first use).
 
-use std::sync::{Arc, Mutex};
-
-use cm_testkit::functions_dir;
+use cm_testkit::assert_built;
 use cm_testkit::presence::PresenceStory;
-use cm_testkit::story::{Step, PRESENCE_PROBE};
+use cm_testkit::story::{Timeline, PRESENCE_PROBE};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn players_counted_idle_stopped_and_a_failed_boot_stopped_with_a_notice() {
-    for name in [PRESENCE_PROBE, "watchdog-scale-down"] {
-        let path = functions_dir().join(name);
-        assert!(
-            path.exists(),
-            "{} is missing: run `cargo build --workspace --bins` first",
-            path.display()
-        );
-    }
-    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
-    let log = seen.clone();
-    let story = PresenceStory::setup(Box::new(move |s: &Step| {
-        let line = format!(
-            "{} {:>7.2}s {} | {} | {}",
-            if s.ok { "ok  " } else { "FAIL" },
-            s.elapsed.as_secs_f64(),
-            s.function,
-            s.what,
-            s.change
-        );
-        eprintln!("{line}");
-        log.lock().expect("timeline").push(line);
-    }))
-    .await
-    .unwrap_or_else(|e| panic!("deploying template.yaml: {e}"));
+    assert_built([PRESENCE_PROBE, "watchdog-scale-down"]);
+    let timeline = Timeline::default();
+    let story = PresenceStory::setup(timeline.on_step(None))
+        .await
+        .unwrap_or_else(|e| panic!("deploying template.yaml: {e}"));
     let report = story.play().await;
-    let timeline = seen.lock().expect("timeline").join("\n");
+    let timeline = timeline.text();
     assert!(
         report.failures().is_empty(),
         "steps whose effect is missing (logs in {}):\n{timeline}",

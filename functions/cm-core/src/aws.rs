@@ -15,9 +15,15 @@
 //! the variable from its `LocalEndpointUrl` parameter, empty unless the functions run
 //! under `sam local` against an emulator, and the SDK would otherwise take "" as the
 //! endpoint (a warning at start-up, then a panic at the first call).
+//!
+//! A function that acts in several regions (each container's, from the domain's
+//! registry) keeps one client of a kind per region in a [`PerRegion`].
+
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use aws_config::retry::RetryConfig;
-use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_config::{BehaviorVersion, ConfigLoader, Region, SdkConfig};
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 use aws_smithy_http_client::Builder as HttpClientBuilder;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
@@ -70,6 +76,43 @@ async fn load(loader: ConfigLoader, blank_endpoint_url: bool) -> SdkConfig {
     config.build()
 }
 
+/// One SDK client of a kind per region, built from the one SDK configuration (the
+/// region replaced) the first time its region is asked for, and kept for the warm
+/// process. Generic over the client, so a function builds only the SDK crates it
+/// uses: `PerRegion::new(&sdk, aws_sdk_autoscaling::Client::new)`.
+#[derive(Debug)]
+pub struct PerRegion<C> {
+    sdk: SdkConfig,
+    make: fn(&SdkConfig) -> C,
+    clients: Mutex<HashMap<String, C>>,
+}
+
+impl<C: Clone> PerRegion<C> {
+    /// Clients made by `make` (a client's `new`) from `sdk` in each region.
+    pub fn new(sdk: &SdkConfig, make: fn(&SdkConfig) -> C) -> Self {
+        PerRegion {
+            sdk: sdk.clone(),
+            make,
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The client of `region`, built the first time it is asked for.
+    pub fn client(&self, region: &str) -> C {
+        crate::fake::lock(&self.clients)
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let sdk = self
+                    .sdk
+                    .to_builder()
+                    .region(Region::new(region.to_string()))
+                    .build();
+                (self.make)(&sdk)
+            })
+            .clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +136,35 @@ mod tests {
         // Clients take an endpoint set in code as it is (none: AWS's) and read no
         // AWS_ENDPOINT_URL from the environment.
         assert!(config.get_origin("endpoint_url").is_client_config());
+    }
+
+    #[test]
+    fn a_region_s_client_is_built_once_in_that_region_from_the_one_configuration() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        let sdk = SdkConfig::builder()
+            .region(Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:1")
+            .build();
+        static BUILT: AtomicUsize = AtomicUsize::new(0);
+        // A "client" that shows what it was built from.
+        let clients = PerRegion::new(&sdk, |sdk| {
+            BUILT.fetch_add(1, Ordering::SeqCst);
+            (
+                sdk.region().map(|r| r.to_string()),
+                sdk.endpoint_url().map(str::to_string),
+            )
+        });
+        let eu = clients.client("eu-west-1");
+        assert_eq!(
+            eu,
+            (
+                Some("eu-west-1".to_string()),
+                Some("http://127.0.0.1:1".to_string())
+            )
+        );
+        assert_eq!(clients.client("eu-west-1"), eu);
+        assert_eq!(clients.client("us-east-1").0.as_deref(), Some("us-east-1"));
+        assert_eq!(BUILT.load(Ordering::SeqCst), 2);
     }
 }

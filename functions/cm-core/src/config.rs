@@ -286,6 +286,22 @@ impl<'a> Env<'a> {
         normalised
     }
 
+    /// A required Route 53 hosted zone id, given bare (`Z0123456789ABCDEFGHIJ`) or as
+    /// `/hostedzone/<id>`; kept bare.
+    pub fn required_hosted_zone_id(&mut self, name: &str) -> Option<String> {
+        let zone = self.required(name).map(|z| {
+            z.strip_prefix("/hostedzone/")
+                .map(str::to_string)
+                .unwrap_or(z)
+        });
+        self.check(
+            name,
+            zone,
+            "a hosted zone id such as Z0123456789ABCDEFGHIJ",
+            |z| !z.is_empty() && z.len() <= 32 && z.chars().all(|c| c.is_ascii_alphanumeric()),
+        )
+    }
+
     /// Ends reading: every problem at once, or the value `build` makes from what was
     /// read. `build` returns `None` only when a value it needs was not read, which
     /// cannot happen without a recorded problem.
@@ -415,6 +431,31 @@ mod tests {
         env.required_dns_name("NAME");
         let err = env.finish(|| Some(())).unwrap_err();
         assert_eq!(err.problems.len(), 2, "{err}");
+    }
+
+    #[test]
+    fn hosted_zone_ids_are_kept_bare() {
+        let mut env = Env::from_pairs(&[
+            ("BARE", "Z0123456789ABCDEFGHIJ"),
+            ("PREFIXED", "/hostedzone/Z0123"),
+            ("BAD", "zone/with/slashes"),
+            ("EMPTY", "/hostedzone/"),
+        ]);
+        assert_eq!(
+            env.required_hosted_zone_id("BARE").as_deref(),
+            Some("Z0123456789ABCDEFGHIJ")
+        );
+        assert_eq!(
+            env.required_hosted_zone_id("PREFIXED").as_deref(),
+            Some("Z0123")
+        );
+        assert_eq!(env.required_hosted_zone_id("BAD"), None);
+        assert_eq!(env.required_hosted_zone_id("EMPTY"), None);
+        assert_eq!(env.required_hosted_zone_id("UNSET"), None);
+        let err = env.finish(|| Some(())).unwrap_err();
+        assert_eq!(err.problems.len(), 3, "{err}");
+        assert!(err.problems[0].starts_with("BAD must be a hosted zone id"));
+        assert_eq!(err.problems[2], "UNSET is not set");
     }
 
     #[test]

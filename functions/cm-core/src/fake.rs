@@ -3,12 +3,14 @@
 //! failures injected per operation, answered as AWS would after the SDK's retries.
 //! Each function's `fake` module keeps its own state (the group, the records...) and
 //! asks the recorder before every call. The pieces of state several fakes keep alike
-//! are here too: groups by their desired capacity ([`Groups`]) and the metric data
-//! points put ([`Datapoint`]).
+//! are here too: groups by their desired capacity ([`Groups`]), the metric data
+//! points put ([`Datapoint`]) and a hosted zone's records listed in pages as Route 53
+//! lists them ([`Zone`], which holds the domain's registry).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
+use crate::registry::{self, Entry, Record, RecordPage, RecordStart};
 use crate::Error;
 
 #[derive(Debug, Default)]
@@ -139,6 +141,99 @@ impl Groups {
     }
 }
 
+/// A hosted zone's record sets in memory, listed (`ListResourceRecordSets`) in Route
+/// 53's order, in pages: the domain's registry of containers for the fakes of the
+/// functions that read it.
+#[derive(Debug)]
+pub struct Zone {
+    records: Mutex<Vec<Record>>,
+    page_size: Mutex<usize>,
+}
+
+impl Default for Zone {
+    /// Empty, with Route 53's page size.
+    fn default() -> Self {
+        Zone {
+            records: Mutex::new(Vec::new()),
+            page_size: Mutex::new(registry::RECORDS_PER_PAGE as usize),
+        }
+    }
+}
+
+/// Route 53's listing order: the name's labels reversed, then the type.
+fn listing_order(name: &str, kind: &str) -> (Vec<String>, String) {
+    let labels = name
+        .trim_end_matches('.')
+        .to_ascii_lowercase()
+        .split('.')
+        .rev()
+        .map(str::to_string)
+        .collect();
+    (labels, kind.to_string())
+}
+
+impl Zone {
+    /// Adds a record set (the name as Route 53 lists it, with its trailing dot).
+    pub fn add_record(&self, name: &str, kind: &str, values: &[&str]) {
+        let mut records = lock(&self.records);
+        records.push(Record {
+            name: name.to_string(),
+            kind: kind.to_string(),
+            values: values.iter().map(|v| v.to_string()).collect(),
+        });
+        records.sort_by_key(|r| listing_order(&r.name, &r.kind));
+    }
+
+    /// Registers `entry` under `domain` as a container's stack does.
+    pub fn register(&self, entry: &Entry, domain: &str) {
+        self.add_record(
+            &format!("{}.", registry::record_name(&entry.name, domain)),
+            "TXT",
+            &[&format!("\"{}\"", registry::format_value(entry))],
+        );
+    }
+
+    /// Removes the container's entry, as deleting its stack does.
+    pub fn deregister(&self, name: &str, domain: &str) {
+        let record = format!("{}.", registry::record_name(name, domain));
+        lock(&self.records).retain(|r| r.name != record);
+    }
+
+    /// How many records a page of the listing holds.
+    pub fn set_page_size(&self, size: usize) {
+        *lock(&self.page_size) = size.max(1);
+    }
+
+    /// ListResourceRecordSets of `zone` from `start`, recorded in `recorder`: one page.
+    pub fn list(
+        &self,
+        recorder: &Recorder,
+        zone: &str,
+        start: &RecordStart,
+    ) -> Result<RecordPage, Error> {
+        recorder.call(format!(
+            "ListResourceRecordSets {zone} {} {}",
+            start.name, start.kind
+        ))?;
+        let records = lock(&self.records);
+        let size = *lock(&self.page_size);
+        let from = listing_order(&start.name, &start.kind);
+        let rest: Vec<&Record> = records
+            .iter()
+            .filter(|r| listing_order(&r.name, &r.kind) >= from)
+            .collect();
+        let page: Vec<Record> = rest.iter().take(size).map(|r| (*r).clone()).collect();
+        let next = rest.get(size).map(|r| RecordStart {
+            name: r.name.clone(),
+            kind: r.kind.clone(),
+        });
+        Ok(RecordPage {
+            records: page,
+            next,
+        })
+    }
+}
+
 /// Locks a fake's state; a test that panicked while holding it leaves it usable.
 pub fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
@@ -164,6 +259,45 @@ mod tests {
         assert_eq!(r.calls()[0], "DescribeServices c s");
         r.clear();
         assert!(r.calls().is_empty());
+    }
+
+    #[test]
+    fn a_zone_lists_its_records_in_route_53_order_page_by_page() {
+        let (r, zone) = (Recorder::default(), Zone::default());
+        let entry = |name: &str| Entry {
+            name: name.into(),
+            region: "eu-west-1".into(),
+            asg: format!("cm-asg-dev-{name}"),
+            metric: format!("cm-dev-{name}"),
+            threshold: 20.0,
+        };
+        zone.add_record("www.example.com.", "A", &["192.0.2.1"]);
+        zone.register(&entry("vh"), "example.com");
+        zone.register(&entry("mc"), "Example.com.");
+        zone.add_record("_cm.example.com.", "TXT", &["\"x\""]);
+        zone.set_page_size(2);
+        let first = zone
+            .list(&r, "Z1", &RecordStart::first("example.com"))
+            .unwrap();
+        let names: Vec<&str> = first.records.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["_cm.example.com.", "mc._cm.example.com."]);
+        let next = first.next.expect("a second page");
+        assert_eq!(next.name, "vh._cm.example.com.");
+        let second = zone.list(&r, "Z1", &next).unwrap();
+        assert_eq!(second.records.len(), 2, "{second:?}");
+        assert_eq!(second.next, None);
+        assert_eq!(
+            registry::read_page("example.com", &second.records).entries,
+            vec![entry("vh")]
+        );
+        zone.deregister("vh", "example.com");
+        assert_eq!(zone.list(&r, "Z1", &next).unwrap().records.len(), 1);
+        assert_eq!(
+            r.calls()[0],
+            "ListResourceRecordSets Z1 _cm.example.com TXT"
+        );
+        r.fail("ListResourceRecordSets", 1);
+        assert!(zone.list(&r, "Z1", &next).is_err());
     }
 
     #[test]

@@ -231,7 +231,7 @@ pub fn read_page(domain: &str, records: &[Record]) -> PageEntries {
     page
 }
 
-/// At most this many pages of the listing (300 records each) are read.
+/// At most this many pages of the listing ([`RECORDS_PER_PAGE`] records each) are read.
 pub const MAX_PAGES: usize = 20;
 
 /// The whole registry as [`read`] found it.
@@ -275,6 +275,57 @@ where
         "the registry listing was cut after its page limit"
     );
     Ok(listing)
+}
+
+/// Records per page of the listing (Route 53's most).
+pub const RECORDS_PER_PAGE: i32 = 300;
+
+/// `ListResourceRecordSets` of `zone` from `start` through the SDK (feature `route53`):
+/// one page of at most [`RECORDS_PER_PAGE`] records, and where the next starts.
+#[cfg(feature = "route53")]
+pub async fn list_page(
+    route53: &aws_sdk_route53::Client,
+    zone: &str,
+    start: &RecordStart,
+) -> Result<RecordPage, crate::Error> {
+    use aws_sdk_route53::types::RrType;
+
+    let mut call = route53
+        .list_resource_record_sets()
+        .hosted_zone_id(zone)
+        .start_record_name(&start.name)
+        .max_items(RECORDS_PER_PAGE);
+    if !start.kind.is_empty() {
+        call = call.start_record_type(RrType::from(start.kind.as_str()));
+    }
+    let out = call
+        .send()
+        .await
+        .map_err(|e| crate::Error::aws(format!("ListResourceRecordSets {zone}"), e))?;
+    let records = out
+        .resource_record_sets()
+        .iter()
+        .map(|r| Record {
+            name: r.name().to_string(),
+            kind: r.r#type().as_str().to_string(),
+            values: r
+                .resource_records()
+                .iter()
+                .map(|v| v.value().to_string())
+                .collect(),
+        })
+        .collect();
+    let next = match (out.is_truncated(), out.next_record_name()) {
+        (true, Some(name)) => Some(RecordStart {
+            name: name.to_string(),
+            kind: out
+                .next_record_type()
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_default(),
+        }),
+        _ => None,
+    };
+    Ok(RecordPage { records, next })
 }
 
 /// Lower case, without the trailing dot.

@@ -7,15 +7,16 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use aws_config::{Region, SdkConfig};
+use aws_config::SdkConfig;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
-use aws_sdk_route53::types::RrType;
 use cm_core::autoscaling::GroupState;
+use cm_core::aws::PerRegion;
 use cm_core::fake::lock;
+use cm_core::registry;
 use cm_core::Error;
 
-use crate::cloud::{Cloud, Record, RecordPage, RecordStart, Window};
+use crate::cloud::{Cloud, RecordPage, RecordStart, Window};
 use crate::parse::Secret;
 
 /// How long the warm process keeps the start token before reading it again.
@@ -42,19 +43,12 @@ const QUERIES_PER_CALL: usize = 500;
 /// A page of the listing: (zone, start name, start type).
 type PageKey = (String, String, String);
 
-/// The clients of one region.
-#[derive(Clone, Debug)]
-struct Regional {
-    autoscaling: aws_sdk_autoscaling::Client,
-    cloudwatch: aws_sdk_cloudwatch::Client,
-}
-
 #[derive(Debug)]
 pub struct AwsCloud {
-    sdk: SdkConfig,
     route53: aws_sdk_route53::Client,
     ssm: aws_sdk_ssm::Client,
-    regions: Mutex<HashMap<String, Regional>>,
+    autoscaling: PerRegion<aws_sdk_autoscaling::Client>,
+    cloudwatch: PerRegion<aws_sdk_cloudwatch::Client>,
     token: Mutex<Option<(Instant, Secret)>>,
     /// Pages of the registry's listing by (zone, start name, start type).
     pages: Mutex<HashMap<PageKey, (Instant, RecordPage)>>,
@@ -63,76 +57,13 @@ pub struct AwsCloud {
 impl AwsCloud {
     pub fn new(sdk: &SdkConfig) -> Self {
         AwsCloud {
-            sdk: sdk.clone(),
             route53: aws_sdk_route53::Client::new(sdk),
             ssm: aws_sdk_ssm::Client::new(sdk),
-            regions: Mutex::new(HashMap::new()),
+            autoscaling: PerRegion::new(sdk, aws_sdk_autoscaling::Client::new),
+            cloudwatch: PerRegion::new(sdk, aws_sdk_cloudwatch::Client::new),
             token: Mutex::new(None),
             pages: Mutex::new(HashMap::new()),
         }
-    }
-
-    /// The clients of `region`, built the first time it is asked for.
-    fn regional(&self, region: &str) -> Regional {
-        lock(&self.regions)
-            .entry(region.to_string())
-            .or_insert_with(|| {
-                let region = Region::new(region.to_string());
-                Regional {
-                    autoscaling: aws_sdk_autoscaling::Client::from_conf(
-                        aws_sdk_autoscaling::config::Builder::from(&self.sdk)
-                            .region(region.clone())
-                            .build(),
-                    ),
-                    cloudwatch: aws_sdk_cloudwatch::Client::from_conf(
-                        aws_sdk_cloudwatch::config::Builder::from(&self.sdk)
-                            .region(region)
-                            .build(),
-                    ),
-                }
-            })
-            .clone()
-    }
-
-    /// ListResourceRecordSets: one page, read now.
-    async fn list_records_now(&self, zone: &str, start: &RecordStart) -> Result<RecordPage, Error> {
-        let mut call = self
-            .route53
-            .list_resource_record_sets()
-            .hosted_zone_id(zone)
-            .start_record_name(&start.name)
-            .max_items(300);
-        if !start.kind.is_empty() {
-            call = call.start_record_type(RrType::from(start.kind.as_str()));
-        }
-        let out = call
-            .send()
-            .await
-            .map_err(|e| Error::aws(format!("ListResourceRecordSets {zone}"), e))?;
-        let records = out
-            .resource_record_sets()
-            .iter()
-            .map(|r| Record {
-                name: r.name().to_string(),
-                kind: r.r#type().as_str().to_string(),
-                values: r
-                    .resource_records()
-                    .iter()
-                    .map(|v| v.value().to_string())
-                    .collect(),
-            })
-            .collect();
-        let next = match (out.is_truncated(), out.next_record_name()) {
-            (true, Some(name)) => Some(RecordStart {
-                name: name.to_string(),
-                kind: out
-                    .next_record_type()
-                    .map(|t| t.as_str().to_string())
-                    .unwrap_or_default(),
-            }),
-            _ => None,
-        };
-        Ok(RecordPage { records, next })
     }
 }
 
@@ -144,7 +75,7 @@ impl Cloud for AwsCloud {
                 return Ok(page.clone());
             }
         }
-        let page = self.list_records_now(zone, start).await?;
+        let page = registry::list_page(&self.route53, zone, start).await?;
         let mut pages = lock(&self.pages);
         if pages.len() >= MAX_CACHED_PAGES {
             pages.clear();
@@ -158,7 +89,7 @@ impl Cloud for AwsCloud {
         region: &str,
         groups: &[String],
     ) -> Result<BTreeMap<String, GroupState>, Error> {
-        let client = self.regional(region).autoscaling;
+        let client = self.autoscaling.client(region);
         let mut found = BTreeMap::new();
         for names in groups.chunks(GROUPS_PER_CALL) {
             let mut next: Option<String> = None;
@@ -200,7 +131,7 @@ impl Cloud for AwsCloud {
         metrics: &[String],
         window: Window,
     ) -> Result<BTreeMap<String, f64>, Error> {
-        let client = self.regional(region).cloudwatch;
+        let client = self.cloudwatch.client(region);
         let mut latest = BTreeMap::new();
         for chunk in metrics.chunks(QUERIES_PER_CALL) {
             let mut queries = Vec::with_capacity(chunk.len());
@@ -264,7 +195,7 @@ impl Cloud for AwsCloud {
     }
 
     async fn set_desired(&self, region: &str, group: &str, desired: i32) -> Result<(), Error> {
-        let client = self.regional(region).autoscaling;
+        let client = self.autoscaling.client(region);
         client
             .update_auto_scaling_group()
             .auto_scaling_group_name(group)

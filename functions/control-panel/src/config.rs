@@ -47,17 +47,7 @@ impl Config {
     pub fn from_env(env: Env<'_>) -> Result<Self, ConfigError> {
         let mut env = env.declared(VARS);
         let domain_name = env.required_dns_name("DOMAIN_NAME");
-        let zone = env.required("HOSTED_ZONE_ID").map(|z| {
-            z.strip_prefix("/hostedzone/")
-                .map(str::to_string)
-                .unwrap_or(z)
-        });
-        let hosted_zone_id = env.check(
-            "HOSTED_ZONE_ID",
-            zone,
-            "a hosted zone id such as Z0123456789ABCDEFGHIJ",
-            |z| !z.is_empty() && z.len() <= 32 && z.chars().all(|c| c.is_ascii_alphanumeric()),
-        );
+        let hosted_zone_id = env.required_hosted_zone_id("HOSTED_ZONE_ID");
         let parameter = env.required("START_TOKEN_PARAMETER");
         let start_token_parameter = env.check(
             "START_TOKEN_PARAMETER",

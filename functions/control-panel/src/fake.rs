@@ -1,24 +1,23 @@
-//! [`Cloud`] in memory, for fast tests: the hosted zone's records (listed in Route
-//! 53's order, in pages), Auto Scaling groups and `Players` data points by region,
-//! the start token, and every call recorded (with failures injected per operation
-//! through [`Recorder::fail`]).
+//! [`Cloud`] in memory, for fast tests: the hosted zone's records ([`Zone`]: listed
+//! in Route 53's order, in pages), Auto Scaling groups and `Players` data points by
+//! region, the start token, and every call recorded (with failures injected per
+//! operation through [`Recorder::fail`]).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use cm_core::autoscaling::GroupState;
-use cm_core::fake::{lock, Recorder};
-use cm_core::registry::{self, Entry};
+use cm_core::fake::{lock, Recorder, Zone};
 use cm_core::Error;
 
-use crate::cloud::{Cloud, Record, RecordPage, RecordStart, Window};
+use crate::cloud::{Cloud, RecordPage, RecordStart, Window};
 use crate::parse::Secret;
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct FakeCloud {
     pub recorder: Recorder,
-    records: Mutex<Vec<Record>>,
-    page_size: Mutex<usize>,
+    /// The hosted zone, which holds the registry.
+    pub zone: Zone,
     /// By (region, group).
     groups: Mutex<BTreeMap<(String, String), GroupState>>,
     /// By (region, metric dimension value).
@@ -26,60 +25,10 @@ pub struct FakeCloud {
     token: Mutex<Option<String>>,
 }
 
-impl Default for FakeCloud {
-    fn default() -> Self {
-        FakeCloud {
-            recorder: Recorder::default(),
-            records: Mutex::new(Vec::new()),
-            page_size: Mutex::new(300),
-            groups: Mutex::new(BTreeMap::new()),
-            players: Mutex::new(BTreeMap::new()),
-            token: Mutex::new(None),
-        }
-    }
-}
-
-/// Route 53's listing order: the name's labels reversed, then the type.
-fn order(name: &str, kind: &str) -> (Vec<String>, String) {
-    let labels = name
-        .trim_end_matches('.')
-        .to_ascii_lowercase()
-        .split('.')
-        .rev()
-        .map(str::to_string)
-        .collect();
-    (labels, kind.to_string())
-}
-
 impl FakeCloud {
     /// The start token in the SSM parameter.
     pub fn set_token(&self, token: &str) {
         *lock(&self.token) = Some(token.to_string());
-    }
-
-    /// Adds a record set (the name as Route 53 lists it, with its trailing dot).
-    pub fn add_record(&self, name: &str, kind: &str, values: &[&str]) {
-        let mut records = lock(&self.records);
-        records.push(Record {
-            name: name.to_string(),
-            kind: kind.to_string(),
-            values: values.iter().map(|v| v.to_string()).collect(),
-        });
-        records.sort_by_key(|r| order(&r.name, &r.kind));
-    }
-
-    /// Registers `entry` under `domain` as a container's stack does.
-    pub fn register(&self, entry: &Entry, domain: &str) {
-        self.add_record(
-            &format!("{}.", registry::record_name(&entry.name, domain)),
-            "TXT",
-            &[&format!("\"{}\"", registry::format_value(entry))],
-        );
-    }
-
-    /// How many records a page of the listing holds.
-    pub fn set_page_size(&self, size: usize) {
-        *lock(&self.page_size) = size.max(1);
     }
 
     /// A group in `region` at `desired` with instances in these lifecycle states.
@@ -112,26 +61,7 @@ impl FakeCloud {
 
 impl Cloud for FakeCloud {
     async fn list_records(&self, zone: &str, start: &RecordStart) -> Result<RecordPage, Error> {
-        self.recorder.call(format!(
-            "ListResourceRecordSets {zone} {} {}",
-            start.name, start.kind
-        ))?;
-        let records = lock(&self.records);
-        let size = *lock(&self.page_size);
-        let from = order(&start.name, &start.kind);
-        let rest: Vec<&Record> = records
-            .iter()
-            .filter(|r| order(&r.name, &r.kind) >= from)
-            .collect();
-        let page: Vec<Record> = rest.iter().take(size).map(|r| (*r).clone()).collect();
-        let next = rest.get(size).map(|r| RecordStart {
-            name: r.name.clone(),
-            kind: r.kind.clone(),
-        });
-        Ok(RecordPage {
-            records: page,
-            next,
-        })
+        self.zone.list(&self.recorder, zone, start)
     }
 
     async fn groups(

@@ -56,10 +56,12 @@ fn config_for(key: &SigningKey) -> Config {
 /// eu-west-1; and the token in its parameter.
 fn two_regions() -> FakeCloud {
     let fake = FakeCloud::default();
-    fake.register(&entry("mc", "us-east-1"), DOMAIN);
-    fake.register(&entry("vh", "eu-west-1"), DOMAIN);
-    fake.add_record("example.com.", "NS", &["ns-1.awsdns-00.com."]);
-    fake.add_record("mc.example.com.", "A", &["192.0.2.10"]);
+    fake.zone.register(&entry("mc", "us-east-1"), DOMAIN);
+    fake.zone.register(&entry("vh", "eu-west-1"), DOMAIN);
+    fake.zone
+        .add_record("example.com.", "NS", &["ns-1.awsdns-00.com."]);
+    fake.zone
+        .add_record("mc.example.com.", "A", &["192.0.2.10"]);
     fake.add_group("us-east-1", "cm-asg-dev-mc", 1, &["InService"]);
     fake.add_group("eu-west-1", "cm-asg-dev-vh", 0, &[]);
     fake.set_players("us-east-1", "cm-dev-mc", 2.0);
@@ -183,10 +185,10 @@ async fn each_state_follows_its_group() {
         ("running", 1, &["InService"][..]),
         ("leaving", 0, &["Terminating:Wait"][..]),
     ] {
-        fake.register(&entry(name, "us-east-1"), DOMAIN);
+        fake.zone.register(&entry(name, "us-east-1"), DOMAIN);
         fake.add_group("us-east-1", &format!("cm-asg-dev-{name}"), desired, states);
     }
-    fake.register(&entry("gone", "us-east-1"), DOMAIN);
+    fake.zone.register(&entry("gone", "us-east-1"), DOMAIN);
     let outcome = run(&config_with(&[]), &fake, &sample("status.json")).await;
     let states: Vec<(String, String)> = json_body(&outcome)["containers"]
         .as_array()
@@ -256,14 +258,15 @@ async fn the_page_shows_every_container_escaped_and_works_with_its_own_script_on
 #[tokio::test]
 async fn the_registry_is_read_page_after_page_until_its_last_entry() {
     let fake = two_regions();
-    fake.add_record(
+    fake.zone.add_record(
         "bad._cm.example.com.",
         "TXT",
         &["\"v=cm1 region=nowhere asg=x metric=y threshold=1\""],
     );
-    fake.add_record("www.example.com.", "CNAME", &["example.net."]);
-    fake.add_record("zz.example.com.", "A", &["192.0.2.1"]);
-    fake.set_page_size(1);
+    fake.zone
+        .add_record("www.example.com.", "CNAME", &["example.net."]);
+    fake.zone.add_record("zz.example.com.", "A", &["192.0.2.1"]);
+    fake.zone.set_page_size(1);
     let outcome = run(&config_with(&[]), &fake, &sample("status.json")).await;
     let doc = json_body(&outcome);
     let names: Vec<&str> = doc["containers"]
@@ -428,7 +431,7 @@ async fn an_unknown_container_is_a_404_and_a_failed_read_or_scale_is_answered() 
 
     // A registered container whose group is gone: AWS refuses, the answer says so.
     let fake = FakeCloud::default();
-    fake.register(&entry("mc", "us-east-1"), DOMAIN);
+    fake.zone.register(&entry("mc", "us-east-1"), DOMAIN);
     fake.set_token(TOKEN);
     assert_eq!(
         run(&config_with(&[]), &fake, &sample("start.json"))

@@ -7,9 +7,10 @@
 
 use std::hint::black_box;
 
+use cm_testkit::events::{numbered_query_line, query_log_event};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use dns_query_trigger::parse::{encode_data, parse, queries, QueryTarget};
-use serde_json::{json, Value};
+use dns_query_trigger::parse::{parse, queries, QueryTarget};
+use serde_json::Value;
 
 /// A subscription event of `lines` query-log lines, one per log event as Route53
 /// writes them: half of them lookups of a container of the domain (`mc`, `api`, `vh`),
@@ -28,29 +29,10 @@ fn event(lines: usize) -> Value {
         "pw.example.com",
     ];
     let types = ["A", "SRV", "AAAA", "A", "A", "A", "MX", "TXT", "A", "HTTPS"];
-    let log_events: Vec<Value> = (0..lines)
-        .map(|i| {
-            let k = i % names.len();
-            json!({
-                "id": format!("{:056}", i),
-                "timestamp": 1_700_000_000_000_i64 + i as i64,
-                "message": format!(
-                    "1.0 2026-11-24T08:16:{:02}.{:03}Z Z0123456789ABCDEFGHIJ {} {} NOERROR UDP FRA6 192.0.2.{} -",
-                    i % 60, i % 1000, names[k], types[k], i % 250
-                ),
-            })
-        })
+    let lines: Vec<String> = (0..lines)
+        .map(|i| numbered_query_line(i, names[i % names.len()], types[i % names.len()]))
         .collect();
-    let data = serde_json::from_value(json!({
-        "messageType": "DATA_MESSAGE",
-        "owner": "123456789012",
-        "logGroup": "/aws/route53/example.com",
-        "logStream": "Z0123456789ABCDEFGHIJ/FRA6",
-        "subscriptionFilters": ["cm-filter-dev-mc"],
-        "logEvents": log_events,
-    }))
-    .expect("a valid batch");
-    json!({ "awslogs": { "data": encode_data(&data) } })
+    query_log_event("DATA_MESSAGE", &lines)
 }
 
 fn decode_filter(c: &mut Criterion) {

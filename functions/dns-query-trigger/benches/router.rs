@@ -11,12 +11,13 @@
 use std::hint::black_box;
 
 use cm_core::registry::Entry;
+use cm_testkit::events::{container_lookups, query_log_event};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use dns_query_trigger::decide::{plan, registry_of, Registry};
 use dns_query_trigger::fake::{FakeCloud, ManualClock};
-use dns_query_trigger::parse::{encode_data, parse, queries, QueryTarget};
+use dns_query_trigger::parse::{parse, queries, QueryTarget};
 use dns_query_trigger::{handle, Config, Router};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 const LINES: usize = 1_000;
 const CONTAINERS: usize = 20;
@@ -35,34 +36,10 @@ fn entry(i: usize) -> Entry {
 /// The subscription event: each line a lookup of one of the containers, as
 /// resolvers write it (any case, with or without the trailing dot).
 fn event() -> Value {
-    let log_events: Vec<Value> = (0..LINES)
-        .map(|i| {
-            let name = format!("game{:02}.example.com", i % CONTAINERS);
-            let name = match i % 3 {
-                0 => name,
-                1 => format!("{name}."),
-                _ => name.to_ascii_uppercase(),
-            };
-            json!({
-                "id": format!("{:056}", i),
-                "timestamp": 1_700_000_000_000_i64 + i as i64,
-                "message": format!(
-                    "1.0 2026-11-24T08:16:{:02}.{:03}Z Z0123456789ABCDEFGHIJ {name} A NOERROR UDP FRA6 192.0.2.{} -",
-                    i % 60, i % 1000, i % 250
-                ),
-            })
-        })
-        .collect();
-    let data = serde_json::from_value(json!({
-        "messageType": "DATA_MESSAGE",
-        "owner": "123456789012",
-        "logGroup": "/aws/route53/example.com",
-        "logStream": "Z0123456789ABCDEFGHIJ/FRA6",
-        "subscriptionFilters": ["cm-subscription-filter-prod-example.com"],
-        "logEvents": log_events,
-    }))
-    .expect("a valid batch");
-    json!({ "awslogs": { "data": encode_data(&data) } })
+    query_log_event(
+        "DATA_MESSAGE",
+        &container_lookups(LINES, CONTAINERS, "example.com"),
+    )
 }
 
 fn config() -> Config {

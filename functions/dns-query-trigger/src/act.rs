@@ -9,7 +9,7 @@ use cm_core::Error;
 use futures_util::future::{join, join_all};
 
 use crate::cache::{Clock, RegistryCache};
-use crate::cloud::{Cloud, Scaled};
+use crate::cloud::{Cloud, KeepAlive, Scaled};
 use crate::config::Config;
 use crate::decide::{self, Plan, Read, Registry};
 use crate::outcome::{Action, Outcome};
@@ -84,7 +84,13 @@ pub async fn act<C: Cloud>(
                 .iter()
                 .map(|group| async move { (group, cloud.set_desired(region, group, 1).await) }),
         );
-        let put = cloud.put_keep_alive(region, &config.metric, &todo.datums);
+        let put = cloud.put_keep_alive(
+            region,
+            KeepAlive {
+                metric: &config.metric,
+                datums: &todo.datums,
+            },
+        );
         let (scaled, put) = join(scales, put).await;
         (region, todo, scaled, put)
     });

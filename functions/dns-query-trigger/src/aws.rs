@@ -4,72 +4,35 @@
 //! metrics), their clients built from the one SDK configuration when a region is
 //! first needed and kept for the warm process.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
-use aws_config::{Region, SdkConfig};
+use aws_config::SdkConfig;
 use aws_sdk_autoscaling::error::ProvideErrorMetadata;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
-use aws_sdk_route53::types::RrType;
-use cm_core::fake::lock;
-use cm_core::registry::{Record, RecordPage, RecordStart};
+use cm_core::aws::PerRegion;
+use cm_core::registry::{self, RecordPage, RecordStart};
 use cm_core::Error;
 
-use crate::cloud::{Cloud, Scaled};
-use crate::config::{KeepAliveMetric, DIMENSION};
-use crate::decide::Datum;
-
-/// Records per page of the registry's listing (Route 53's most).
-const RECORDS_PER_PAGE: i32 = 300;
+use crate::cloud::{Cloud, KeepAlive, Scaled};
+use crate::config::DIMENSION;
 
 /// Data points per PutMetricData (CloudWatch's most).
 pub const DATUMS_PER_CALL: usize = 1000;
-
-/// The clients of one region.
-#[derive(Clone, Debug)]
-struct Regional {
-    autoscaling: aws_sdk_autoscaling::Client,
-    cloudwatch: aws_sdk_cloudwatch::Client,
-}
 
 /// The router's clients: Route 53 built at start-up, the regional ones when first
 /// needed.
 #[derive(Debug)]
 pub struct AwsCloud {
-    sdk: SdkConfig,
     route53: aws_sdk_route53::Client,
-    regions: Mutex<HashMap<String, Regional>>,
+    autoscaling: PerRegion<aws_sdk_autoscaling::Client>,
+    cloudwatch: PerRegion<aws_sdk_cloudwatch::Client>,
 }
 
 impl AwsCloud {
     pub fn new(sdk: &SdkConfig) -> Self {
         AwsCloud {
-            sdk: sdk.clone(),
             route53: aws_sdk_route53::Client::new(sdk),
-            regions: Mutex::new(HashMap::new()),
+            autoscaling: PerRegion::new(sdk, aws_sdk_autoscaling::Client::new),
+            cloudwatch: PerRegion::new(sdk, aws_sdk_cloudwatch::Client::new),
         }
-    }
-
-    /// The clients of `region`, built the first time it is asked for.
-    fn regional(&self, region: &str) -> Regional {
-        lock(&self.regions)
-            .entry(region.to_string())
-            .or_insert_with(|| {
-                let region = Region::new(region.to_string());
-                Regional {
-                    autoscaling: aws_sdk_autoscaling::Client::from_conf(
-                        aws_sdk_autoscaling::config::Builder::from(&self.sdk)
-                            .region(region.clone())
-                            .build(),
-                    ),
-                    cloudwatch: aws_sdk_cloudwatch::Client::from_conf(
-                        aws_sdk_cloudwatch::config::Builder::from(&self.sdk)
-                            .region(region)
-                            .build(),
-                    ),
-                }
-            })
-            .clone()
     }
 }
 
@@ -82,47 +45,11 @@ pub fn is_group_gone(code: Option<&str>, message: Option<&str>) -> bool {
 
 impl Cloud for AwsCloud {
     async fn list_records(&self, zone: &str, start: &RecordStart) -> Result<RecordPage, Error> {
-        let mut call = self
-            .route53
-            .list_resource_record_sets()
-            .hosted_zone_id(zone)
-            .start_record_name(&start.name)
-            .max_items(RECORDS_PER_PAGE);
-        if !start.kind.is_empty() {
-            call = call.start_record_type(RrType::from(start.kind.as_str()));
-        }
-        let out = call
-            .send()
-            .await
-            .map_err(|e| Error::aws(format!("ListResourceRecordSets {zone}"), e))?;
-        let records = out
-            .resource_record_sets()
-            .iter()
-            .map(|r| Record {
-                name: r.name().to_string(),
-                kind: r.r#type().as_str().to_string(),
-                values: r
-                    .resource_records()
-                    .iter()
-                    .map(|v| v.value().to_string())
-                    .collect(),
-            })
-            .collect();
-        let next = match (out.is_truncated(), out.next_record_name()) {
-            (true, Some(name)) => Some(RecordStart {
-                name: name.to_string(),
-                kind: out
-                    .next_record_type()
-                    .map(|t| t.as_str().to_string())
-                    .unwrap_or_default(),
-            }),
-            _ => None,
-        };
-        Ok(RecordPage { records, next })
+        registry::list_page(&self.route53, zone, start).await
     }
 
     async fn set_desired(&self, region: &str, group: &str, desired: i32) -> Result<Scaled, Error> {
-        let client = self.regional(region).autoscaling;
+        let client = self.autoscaling.client(region);
         match client
             .update_auto_scaling_group()
             .auto_scaling_group_name(group)
@@ -139,14 +66,9 @@ impl Cloud for AwsCloud {
         }
     }
 
-    async fn put_keep_alive(
-        &self,
-        region: &str,
-        metric: &KeepAliveMetric,
-        datums: &[Datum],
-    ) -> Result<(), Error> {
-        let client = self.regional(region).cloudwatch;
-        for chunk in datums.chunks(DATUMS_PER_CALL) {
+    async fn put_keep_alive(&self, region: &str, put: KeepAlive<'_>) -> Result<(), Error> {
+        let (client, metric) = (self.cloudwatch.client(region), put.metric);
+        for chunk in put.datums.chunks(DATUMS_PER_CALL) {
             let data = chunk
                 .iter()
                 .map(|d| {

@@ -11,6 +11,13 @@ use cm_core::Error;
 use crate::config::KeepAliveMetric;
 use crate::decide::Datum;
 
+/// What one region's PutMetricData puts: data points of the keep-alive metric.
+#[derive(Debug, Clone, Copy)]
+pub struct KeepAlive<'a> {
+    pub metric: &'a KeepAliveMetric,
+    pub datums: &'a [Datum],
+}
+
 /// What UpdateAutoScalingGroup did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scaled {
@@ -37,11 +44,10 @@ pub trait Cloud: Sync {
         desired: i32,
     ) -> impl Future<Output = Result<Scaled, Error>> + Send;
 
-    /// PutMetricData in `region`: `datums` of the keep-alive metric, in one call.
+    /// PutMetricData in `region`: the data points of the keep-alive metric, in one call.
     fn put_keep_alive(
         &self,
         region: &str,
-        metric: &KeepAliveMetric,
-        datums: &[Datum],
+        put: KeepAlive<'_>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
 }

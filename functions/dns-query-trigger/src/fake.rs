@@ -1,95 +1,40 @@
-//! [`Cloud`] in memory, for fast tests: the hosted zone's records (listed in Route
-//! 53's order, in pages), Auto Scaling groups by region with their desired capacity,
-//! the keep-alive data points put in each region, every call recorded (with failures
-//! injected per operation through [`Recorder::fail`]), and a clock moved by hand.
+//! [`Cloud`] in memory, for fast tests: the hosted zone's records ([`Zone`]: listed
+//! in Route 53's order, in pages), Auto Scaling groups by region with their desired
+//! capacity, the keep-alive data points put in each region, every call recorded (with
+//! failures injected per operation through [`Recorder::fail`]), and a clock moved by
+//! hand.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use cm_core::fake::{lock, Recorder};
-use cm_core::registry::{self, Entry, Record, RecordPage, RecordStart};
+use cm_core::fake::{lock, Recorder, Zone};
+use cm_core::registry::{Entry, RecordPage, RecordStart};
 use cm_core::Error;
 
 use crate::cache::Clock;
-use crate::cloud::{Cloud, Scaled};
-use crate::config::{KeepAliveMetric, DIMENSION};
-use crate::decide::Datum;
+use crate::cloud::{Cloud, KeepAlive, Scaled};
+use crate::config::DIMENSION;
 
 /// One PutMetricData data point.
 pub use cm_core::fake::Datapoint;
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct FakeCloud {
     pub recorder: Recorder,
-    records: Mutex<Vec<Record>>,
-    page_size: Mutex<usize>,
+    /// The hosted zone, which holds the registry.
+    pub zone: Zone,
     /// By (region, group).
     groups: Mutex<BTreeMap<(String, String), i32>>,
     /// (region, data point), in the order put.
     datapoints: Mutex<Vec<(String, Datapoint)>>,
 }
 
-impl Default for FakeCloud {
-    fn default() -> Self {
-        FakeCloud {
-            recorder: Recorder::default(),
-            records: Mutex::new(Vec::new()),
-            page_size: Mutex::new(300),
-            groups: Mutex::new(BTreeMap::new()),
-            datapoints: Mutex::new(Vec::new()),
-        }
-    }
-}
-
-/// Route 53's listing order: the name's labels reversed, then the type.
-fn order(name: &str, kind: &str) -> (Vec<String>, String) {
-    let labels = name
-        .trim_end_matches('.')
-        .to_ascii_lowercase()
-        .split('.')
-        .rev()
-        .map(str::to_string)
-        .collect();
-    (labels, kind.to_string())
-}
-
 impl FakeCloud {
-    /// Adds a record set (the name as Route 53 lists it, with its trailing dot).
-    pub fn add_record(&self, name: &str, kind: &str, values: &[&str]) {
-        let mut records = lock(&self.records);
-        records.push(Record {
-            name: name.to_string(),
-            kind: kind.to_string(),
-            values: values.iter().map(|v| v.to_string()).collect(),
-        });
-        records.sort_by_key(|r| order(&r.name, &r.kind));
-    }
-
-    /// Registers `entry` under `domain` as a container's stack does.
-    pub fn register(&self, entry: &Entry, domain: &str) {
-        self.add_record(
-            &format!("{}.", registry::record_name(&entry.name, domain)),
-            "TXT",
-            &[&format!("\"{}\"", registry::format_value(entry))],
-        );
-    }
-
-    /// Removes the container's entry, as deleting its stack does.
-    pub fn deregister(&self, name: &str, domain: &str) {
-        let record = format!("{}.", registry::record_name(name, domain));
-        lock(&self.records).retain(|r| r.name != record);
-    }
-
     /// Registers `entry` and creates its group in its region at `desired`.
     pub fn add_container(&self, entry: &Entry, domain: &str, desired: i32) {
-        self.register(entry, domain);
+        self.zone.register(entry, domain);
         self.add_group(&entry.region, &entry.asg, desired);
-    }
-
-    /// How many records a page of the listing holds.
-    pub fn set_page_size(&self, size: usize) {
-        *lock(&self.page_size) = size.max(1);
     }
 
     /// A group in `region` at `desired`.
@@ -134,26 +79,7 @@ impl FakeCloud {
 
 impl Cloud for FakeCloud {
     async fn list_records(&self, zone: &str, start: &RecordStart) -> Result<RecordPage, Error> {
-        self.recorder.call(format!(
-            "ListResourceRecordSets {zone} {} {}",
-            start.name, start.kind
-        ))?;
-        let records = lock(&self.records);
-        let size = *lock(&self.page_size);
-        let from = order(&start.name, &start.kind);
-        let rest: Vec<&Record> = records
-            .iter()
-            .filter(|r| order(&r.name, &r.kind) >= from)
-            .collect();
-        let page: Vec<Record> = rest.iter().take(size).map(|r| (*r).clone()).collect();
-        let next = rest.get(size).map(|r| RecordStart {
-            name: r.name.clone(),
-            kind: r.kind.clone(),
-        });
-        Ok(RecordPage {
-            records: page,
-            next,
-        })
+        self.zone.list(&self.recorder, zone, start)
     }
 
     /// A group that does not exist is [`Scaled::Gone`], as the real one reads AWS's
@@ -171,12 +97,8 @@ impl Cloud for FakeCloud {
         }
     }
 
-    async fn put_keep_alive(
-        &self,
-        region: &str,
-        metric: &KeepAliveMetric,
-        datums: &[Datum],
-    ) -> Result<(), Error> {
+    async fn put_keep_alive(&self, region: &str, put: KeepAlive<'_>) -> Result<(), Error> {
+        let (metric, datums) = (put.metric, put.datums);
         self.recorder.call(format!(
             "PutMetricData {region} {}/{} {}",
             metric.namespace,

@@ -4,20 +4,18 @@
 //! their groups in those regions; the handler in-process, and the real binary behind
 //! a Lambda Runtime API server.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_config::{Region, SdkConfig};
+use aws_config::SdkConfig;
 use aws_sdk_autoscaling::Client as AutoScaling;
 use aws_sdk_cloudwatch::types::{Dimension, Statistic};
 use aws_sdk_cloudwatch::Client as CloudWatch;
-use aws_sdk_route53::types::{
-    Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
-};
+use cm_core::aws::PerRegion;
 use cm_core::registry::{self, Entry};
 use cm_core::Env;
-use cm_testkit::emulator::create_zone;
-use cm_testkit::events::query_log_event;
+use cm_testkit::emulator::{create_zone, keep_alive_containers, put_txt};
+use cm_testkit::events::{numbered_query_line, query_log_event};
 use cm_testkit::function::Spec;
 use cm_testkit::{asg, Emulator, Function, Outcome};
 use dns_query_trigger::{handle, AwsCloud, Config, Router};
@@ -58,56 +56,14 @@ fn group(name: &str) -> String {
     format!("cm-asg-test-{name}")
 }
 
-fn query_line(name: &str, kind: &str, i: usize) -> String {
-    format!(
-        "1.0 2026-11-23T20:{:02}:{:02}.000Z Z0123456789ABCDEFGHIJ {name} {kind} NOERROR UDP FRA6 192.0.2.{} -",
-        (i / 60) % 60,
-        i % 60,
-        i % 250 + 1
-    )
-}
-
 /// A batch of lookups (type A) of `<label>.example.com` for each label.
 fn lookups(labels: &[&str]) -> Value {
     let lines: Vec<String> = labels
         .iter()
         .enumerate()
-        .map(|(i, l)| query_line(&format!("{l}.{DOMAIN}"), "A", i))
+        .map(|(i, l)| numbered_query_line(i, &format!("{l}.{DOMAIN}"), "A"))
         .collect();
     query_log_event("DATA_MESSAGE", &lines)
-}
-
-async fn add_txt(route53: &aws_sdk_route53::Client, zone: &str, name: &str, value: &str) {
-    let record = ResourceRecordSet::builder()
-        .name(name)
-        .r#type(RrType::Txt)
-        .ttl(300)
-        .resource_records(
-            ResourceRecord::builder()
-                .value(value)
-                .build()
-                .expect("value"),
-        )
-        .build()
-        .expect("record");
-    route53
-        .change_resource_record_sets()
-        .hosted_zone_id(zone)
-        .change_batch(
-            ChangeBatch::builder()
-                .changes(
-                    Change::builder()
-                        .action(ChangeAction::Upsert)
-                        .resource_record_set(record)
-                        .build()
-                        .expect("change"),
-                )
-                .build()
-                .expect("batch"),
-        )
-        .send()
-        .await
-        .expect("ChangeResourceRecordSets");
 }
 
 struct Setup {
@@ -115,9 +71,8 @@ struct Setup {
     sdk: SdkConfig,
     route53: aws_sdk_route53::Client,
     zone: String,
-    /// Auto Scaling and CloudWatch clients by region.
-    autoscaling: BTreeMap<&'static str, AutoScaling>,
-    cloudwatch: BTreeMap<&'static str, CloudWatch>,
+    autoscaling: PerRegion<AutoScaling>,
+    cloudwatch: PerRegion<CloudWatch>,
 }
 
 impl Setup {
@@ -128,32 +83,13 @@ impl Setup {
         let zone = create_zone(&route53, DOMAIN, "0.0.0.0")
             .await
             .expect("the zone");
-        let in_region = |region: &'static str| Region::new(region);
-        let autoscaling = [US, EU]
-            .into_iter()
-            .map(|r| {
-                let conf = aws_sdk_autoscaling::config::Builder::from(&sdk)
-                    .region(in_region(r))
-                    .build();
-                (r, AutoScaling::from_conf(conf))
-            })
-            .collect();
-        let cloudwatch = [US, EU]
-            .into_iter()
-            .map(|r| {
-                let conf = aws_sdk_cloudwatch::config::Builder::from(&sdk)
-                    .region(in_region(r))
-                    .build();
-                (r, CloudWatch::from_conf(conf))
-            })
-            .collect();
         Setup {
+            autoscaling: PerRegion::new(&sdk, AutoScaling::new),
+            cloudwatch: PerRegion::new(&sdk, CloudWatch::new),
             emulator,
             sdk,
             route53,
             zone,
-            autoscaling,
-            cloudwatch,
         }
     }
 
@@ -162,7 +98,7 @@ impl Setup {
         self.register(entry).await;
         let region: &str = &entry.region;
         asg::create_group(
-            &self.autoscaling[region],
+            &self.autoscaling.client(region),
             &entry.asg,
             &format!("{region}a"),
             0,
@@ -172,17 +108,19 @@ impl Setup {
     }
 
     async fn register(&self, entry: &Entry) {
-        add_txt(
+        let name = registry::record_name(&entry.name, DOMAIN);
+        put_txt(
             &self.route53,
             &self.zone,
-            &registry::record_name(&entry.name, DOMAIN),
-            &format!("\"{}\"", registry::format_value(entry)),
+            &name,
+            &registry::format_value(entry),
         )
-        .await;
+        .await
+        .expect("the registry entry");
     }
 
     async fn desired(&self, region: &str, name: &str) -> i32 {
-        asg::desired(&self.autoscaling[region], &group(name)).await
+        asg::desired(&self.autoscaling.client(region), &group(name)).await
     }
 
     fn router(&self) -> Router<AwsCloud> {
@@ -191,28 +129,17 @@ impl Setup {
 
     /// The `ContainerName` dimension of every keep-alive metric in `region`, sorted.
     async fn kept_alive(&self, region: &str) -> Vec<String> {
-        let metrics = self.cloudwatch[region]
-            .list_metrics()
-            .namespace("ContainerManager")
-            .metric_name("DnsQueries")
-            .send()
+        keep_alive_containers(&self.cloudwatch.client(region))
             .await
-            .expect("list metrics");
-        let mut names: Vec<String> = metrics
-            .metrics()
-            .iter()
-            .flat_map(|m| m.dimensions())
-            .filter(|d| d.name() == Some("ContainerName"))
-            .filter_map(|d| d.value().map(str::to_string))
-            .collect();
-        names.sort();
-        names
+            .expect("list metrics")
     }
 
     /// The largest keep-alive point of `container` in `region`.
     async fn keep_alive_max(&self, region: &str, container: &str) -> Vec<f64> {
         let now = std::time::SystemTime::now();
-        let stats = self.cloudwatch[region]
+        let stats = self
+            .cloudwatch
+            .client(region)
             .get_metric_statistics()
             .namespace("ContainerManager")
             .metric_name("DnsQueries")
@@ -264,26 +191,27 @@ async fn a_batch_scales_exactly_the_named_groups_in_their_regions_and_keeps_each
     ] {
         s.container(&e).await;
     }
-    add_txt(
+    put_txt(
         &s.route53,
         &s.zone,
         "bad._cm.example.com",
-        "\"v=cm1 region=mars\"",
+        "v=cm1 region=mars",
     )
-    .await;
+    .await
+    .expect("a bad entry");
     s.emulator.reset_counts();
 
     let mut lines = vec![
-        query_line("_minecraft._tcp.mc.example.com", "SRV", 0),
-        query_line("MC.example.com.", "A", 1),
-        query_line("vh.example.com", "A", 2),
-        query_line("pw.example.com", "A", 3),
-        query_line("old.example.com", "A", 4),
-        query_line("bad.example.com", "A", 5),
-        query_line("www.vh.example.com", "A", 6),
-        query_line("sleepy.example.com", "AAAA", 7),
+        numbered_query_line(0, "_minecraft._tcp.mc.example.com", "SRV"),
+        numbered_query_line(1, "MC.example.com.", "A"),
+        numbered_query_line(2, "vh.example.com", "A"),
+        numbered_query_line(3, "pw.example.com", "A"),
+        numbered_query_line(4, "old.example.com", "A"),
+        numbered_query_line(5, "bad.example.com", "A"),
+        numbered_query_line(6, "www.vh.example.com", "A"),
+        numbered_query_line(7, "sleepy.example.com", "AAAA"),
     ];
-    lines.push(query_line("vh.example.com.", "A", 8));
+    lines.push(numbered_query_line(8, "vh.example.com.", "A"));
     let outcome = handle(
         &config(&s.zone),
         &s.router(),
@@ -327,7 +255,7 @@ async fn a_thousand_lines_naming_twenty_containers_cost_one_round_per_region() {
     }
     s.emulator.reset_counts();
     let lines: Vec<String> = (0..1000)
-        .map(|i| query_line(&format!("{}.{DOMAIN}", names[i % 20]), "A", i))
+        .map(|i| numbered_query_line(i, &format!("{}.{DOMAIN}", names[i % 20]), "A"))
         .collect();
     let event = query_log_event("DATA_MESSAGE", &lines);
     let (cfg, router) = (config(&s.zone), s.router());

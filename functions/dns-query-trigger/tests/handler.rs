@@ -188,7 +188,7 @@ async fn a_removed_container_is_unknown_once_the_registry_is_read_again() {
     run(&router, &lookups(&["vh"])).await.expect("first");
     assert_eq!(router.cloud.desired(EU, &group("vh")), Some(1));
     // Its stack deleted: entry and group gone.
-    router.cloud.deregister("vh", DOMAIN);
+    router.cloud.zone.deregister("vh", DOMAIN);
     router.cloud.remove_group(EU, &group("vh"));
     router.clock.advance(Duration::from_secs(60));
     router.cloud.recorder.clear();
@@ -287,8 +287,9 @@ async fn malformed_registry_entries_are_skipped() {
     let router = two_regions();
     router
         .cloud
+        .zone
         .add_record("bad._cm.example.com.", "TXT", &["\"v=cm1 region=mars\""]);
-    router.cloud.add_record(
+    router.cloud.zone.add_record(
         "old._cm.example.com.",
         "TXT",
         &["\"v=cm0 region=us-east-1\""],
@@ -308,8 +309,9 @@ async fn a_registry_over_several_pages_is_read_whole() {
     }
     router
         .cloud
+        .zone
         .add_record("www.example.com.", "A", &["192.0.2.1"]);
-    router.cloud.set_page_size(2);
+    router.cloud.zone.set_page_size(2);
     run(&router, &lookups(&["e5", "vh"]))
         .await
         .expect("success");
